@@ -1,0 +1,19 @@
+"""Build results/report/index.html and report.tex from every table, figure, notebook and benchmark."""
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from advrepro import io, report
+from advrepro.provenance import git_commit
+
+sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+report_dir = str(Path(sm.output.html).parent)
+context = {
+    "scale": sm.params.scale,
+    "limits": sm.params.limits,
+    "papers": report.collect(sm.params.papers, sm.params.artifacts, results="results", report_dir=report_dir),
+    "benchmarks": [io.read_json(b) for b in sm.input.benchmarks],
+    "git_commit": git_commit(),
+    "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+}
+report.render(context, templates=str(Path(sm.input.templates[0]).parent), html=sm.output.html, tex=sm.output.tex)

@@ -1,0 +1,14 @@
+"""Execute a paper's papermill notebook on the results and render it to HTML for the report."""
+
+import nbformat
+import papermill
+from nbconvert import HTMLExporter
+
+from advrepro import io, runtime
+
+sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+with runtime.log_to(sm.log[0]), io.atomic_path(sm.output.executed) as executed:
+    papermill.execute_notebook(sm.input.notebook, str(executed), parameters=dict(sm.params.parameters),
+                               kernel_name="python3", cwd=".", progress_bar=False)
+    body, _ = HTMLExporter(template_name="classic").from_notebook_node(nbformat.read(executed, as_version=4))
+    io.write_text(sm.output.html, body)

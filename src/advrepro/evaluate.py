@@ -1,0 +1,143 @@
+"""Evaluations of a trained model: clean error, Gaussian-noise sweeps, minimum perturbations.
+
+All work is batched over examples (dim 0); the model's train/eval mode and parameter
+gradients are left exactly as they were found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+
+from advrepro.perturbations import gaussian_noise, steepest_ascent
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put the model in eval mode for the block, then restore the mode it had."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 10_000) -> torch.Tensor:
+    """Logits for x, computed in chunks of batch_size."""
+    with eval_mode(model):
+        return torch.cat([model(chunk) for chunk in x.split(batch_size)])
+
+
+def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """grad_x of the cross-entropy loss, per example; parameter .grad untouched."""
+    with eval_mode(model), torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        loss = nn.functional.cross_entropy(model(x), y, reduction="sum")
+        (grad,) = torch.autograd.grad(loss, x)
+    return grad
+
+
+def clean_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10_000) -> dict:
+    """Test error and the mean probability the model gives its predicted class."""
+    probs = predict(model, x, batch_size).softmax(1)
+    confidence, predicted = probs.max(1)
+    return {"error": (predicted != y).double().mean().item(), "mean_confidence": confidence.mean().item(), "n": len(y)}
+
+
+def error_under_noise(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, stds: list[float], draws: int, seed: int,
+    batch_size: int = 10_000,
+) -> list[dict]:
+    """Error under x + N(0, std^2 I), unclipped (Lyu Table VII and IX), for each std.
+
+    For each std: mean and standard error over `draws` noise draws, and the additional error
+    over the clean error (paired on the same points, so its standard error is small).
+    """
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    clean = (predict(model, x, batch_size).argmax(1) != y).double().mean().item()
+    rows = []
+    for std in stds:
+        errors = torch.tensor([
+            (predict(model, x + gaussian_noise(x.shape, std, gen, x.device), batch_size).argmax(1) != y)
+            .double().mean().item()
+            for _ in range(draws if std > 0 else 1)
+        ])
+        extra = errors - clean
+        sem = (lambda t: t.std(unbiased=True).item() / math.sqrt(len(t)) if len(t) > 1 else 0.0)
+        rows.append({
+            "std": std, "draws": len(errors), "error": errors.mean().item(), "error_sem": sem(errors),
+            "additional_error": extra.mean().item(), "additional_error_sem": sem(extra),
+        })
+    return rows
+
+
+@torch.no_grad()
+def _still_correct(model: nn.Module, x: torch.Tensor, direction: torch.Tensor, t: torch.Tensor, y: torch.Tensor):
+    return model(x + t.view(-1, *[1] * (x.dim() - 1)) * direction).argmax(1) == y
+
+
+def min_perturbation_along_gradient(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, max_norm: float, tol: float, n_bracket: int = 16,
+) -> torch.Tensor:
+    """L2 norm of the smallest step along grad_x L that flips a correct prediction (Lyu section V-A).
+
+    Batched over examples: a coarse scan of `n_bracket` points on (0, max_norm] brackets the first
+    flip, then bisection narrows every bracket together until it is at most `tol` wide; the
+    returned norm is the flipped end, within `tol` above the flip point.  inf where the
+    prediction does not flip within max_norm (or the gradient is zero); nan for points that
+    are already misclassified.
+    """
+    with eval_mode(model):
+        direction = steepest_ascent(input_gradient(model, x, y), p=2, sigma=1.0)
+        zero = torch.zeros(len(y), device=x.device)
+        correct = _still_correct(model, x, direction, zero, y)
+        lo, hi = zero.clone(), torch.full_like(zero, math.inf)
+        for k in range(1, n_bracket + 1):
+            t = torch.full_like(zero, max_norm * k / n_bracket)
+            open_ = torch.isinf(hi)
+            flipped = ~_still_correct(model, x, direction, t, y) & open_
+            hi = torch.where(flipped, t, hi)
+            lo = torch.where(open_ & ~flipped, t, lo)
+        found = torch.isfinite(hi)
+        while found.any() and (hi - lo)[found].max() > tol:
+            mid = torch.where(found, (lo + hi) / 2, lo)
+            flipped = ~_still_correct(model, x, direction, mid, y) & found
+            hi = torch.where(flipped, mid, hi)
+            lo = torch.where(found & ~flipped, mid, lo)
+    return torch.where(correct, hi, torch.full_like(hi, math.nan))
+
+
+def perturbation_statistics(norms: torch.Tensor) -> dict:
+    """Mean and standard deviation of the finite minimum perturbations (Lyu Table VI), with counts."""
+    finite = norms[torch.isfinite(norms)]
+    return {
+        "mean": finite.mean().item(), "std": finite.std(unbiased=True).item(),
+        "median": finite.median().item(), "n_points": len(norms),
+        "n_correct": int((~torch.isnan(norms)).sum()), "n_finite": len(finite),
+        "n_no_flip": int(torch.isinf(norms).sum()),
+    }
+
+
+def _batched(fn: Callable[..., torch.Tensor], x: torch.Tensor, y: torch.Tensor, batch_size: int, **kw) -> torch.Tensor:
+    return torch.cat([fn(xb, yb, **kw) for xb, yb in zip(x.split(batch_size), y.split(batch_size))])
+
+
+def run(kind: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: dict, seed: int) -> dict:
+    """Run the evaluation `kind` with its registry options `spec`; return a JSON-ready dict."""
+    batch_size = spec.get("batch_size", 10_000)
+    if kind == "clean":
+        return clean_error(model, x, y, batch_size)
+    if kind == "gaussian_noise":
+        return {"noise": error_under_noise(model, x, y, stds=spec["stds"], draws=spec["draws"], seed=seed,
+                                           batch_size=batch_size)}
+    if kind == "min_perturbation":
+        norms = _batched(lambda xb, yb: min_perturbation_along_gradient(
+            model, xb, yb, max_norm=spec["max_norm"], tol=spec["tol"]), x, y, batch_size)
+        return {"statistics": perturbation_statistics(norms), "norms": norms.cpu().tolist()}
+    raise ValueError(f"unknown evaluation kind {kind!r}; allowed: clean, gaussian_noise, min_perturbation")

@@ -1,0 +1,125 @@
+"""Lyu, Huang & Liang 2015, section V: Tables VI-IX and Figures 5-7 from evaluation results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from advrepro import figures
+from advrepro.data import load_split
+from advrepro.papers import ArtifactInputs
+from advrepro.theory import linear_density_slope, predicted_additional_error, predicted_error_under_noise
+
+
+def _long(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["row", "row_label", "column", "ours", "ours_sem"])
+
+
+def _column(std: float) -> str:
+    return f"{std:g}"
+
+
+def _clean_error(noise_rows: list[dict]) -> float:
+    """The clean error behind a noise sweep (each row holds error and error - clean)."""
+    return noise_rows[0]["error"] - noise_rows[0]["additional_error"]
+
+
+def min_perturbation_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Table VI: mean and standard deviation of the minimum perturbation per model."""
+    rows = []
+    for model in artifact["models"]:
+        stats = inputs.result(model, "min_perturbation")["statistics"]
+        rows += [(model, inputs.labels[model], "mean", stats["mean"], np.nan),
+                 (model, inputs.labels[model], "std", stats["std"], np.nan)]
+    return _long(rows)
+
+
+def noise_error_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Table VII: error (%) under Gaussian noise, mean ± standard error over noise draws."""
+    (evaluation,) = artifact["evaluations"]
+    return _long([
+        (model, inputs.labels[model], _column(r["std"]), 100 * r["error"], 100 * r["error_sem"])
+        for model in artifact["models"] for r in inputs.result(model, evaluation)["noise"]
+    ])
+
+
+def predicted_noise_error_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Table VIII: eq. (33) fed with our clean error and our Table VI statistics, at Table VII's noise levels."""
+    noise_eval, perturbation_eval = artifact["evaluations"]
+    rows = []
+    for model in artifact["models"]:
+        noise = inputs.result(model, noise_eval)["noise"]
+        stats = inputs.result(model, perturbation_eval)["statistics"]
+        for r in noise:
+            predicted = predicted_error_under_noise(_clean_error(noise), stats["mean"], stats["std"], r["std"])
+            rows.append((model, inputs.labels[model], _column(r["std"]), 100 * predicted, np.nan))
+    return _long(rows)
+
+
+def additional_error_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Table IX: additional error (%) from small noise, measured and predicted by a density linear near 0."""
+    noise_eval, perturbation_eval = artifact["evaluations"]
+    options = artifact["options"]
+    rows = []
+    for model in artifact["models"]:
+        noise = inputs.result(model, noise_eval)["noise"]
+        (r,) = noise
+        perturbations = inputs.result(model, perturbation_eval)
+        slope = linear_density_slope(perturbations["norms"], options["upper"], options["bin_width"],
+                                     perturbations["statistics"]["n_correct"])
+        predicted = predicted_additional_error(slope, r["std"], 1 - _clean_error(noise))
+        rows += [(model, inputs.labels[model], "actual", 100 * r["additional_error"], 100 * r["additional_error_sem"]),
+                 (model, inputs.labels[model], "predicted", 100 * predicted, np.nan)]
+    return _long(rows)
+
+
+def _finite_norms(inputs: ArtifactInputs, artifact: dict) -> tuple[np.ndarray, dict]:
+    (model,), (evaluation,) = artifact["models"], artifact["evaluations"]
+    result = inputs.result(model, evaluation)
+    norms = np.asarray(result["norms"], dtype=float)
+    return norms[np.isfinite(norms)], result["statistics"]
+
+
+def perturbation_histogram(artifact: dict, inputs: ArtifactInputs):
+    """Fig. 5: histogram of the minimum perturbations (L2 norm) on the training set."""
+    norms, stats = _finite_norms(inputs, artifact)
+    fig, ax = figures.new()
+    ax.hist(norms, bins=artifact["options"]["bins"], color="C0")
+    ax.set_xlabel("minimum perturbation along $\\nabla_x L$ ($L_2$ norm)")
+    ax.set_ylabel("training examples")
+    ax.set_title(f"{inputs.labels[artifact['models'][0]]}: mean {stats['mean']:.4f}, std {stats['std']:.4f}", fontsize=9)
+    return fig
+
+
+def perturbation_histogram_near_zero(artifact: dict, inputs: ArtifactInputs):
+    """Fig. 7: Fig. 5 below `upper`, with the density k*a fitted for Table IX drawn over it."""
+    norms, stats = _finite_norms(inputs, artifact)
+    upper, width = artifact["options"]["upper"], artifact["options"]["bin_width"]
+    slope = linear_density_slope(norms, upper, width, stats["n_correct"])
+    fig, ax = figures.new()
+    ax.hist(norms[norms < upper], bins=np.arange(0, upper + width / 2, width), color="C0", label="minimum perturbations")
+    a = np.linspace(0, upper, 50)
+    ax.plot(a, slope * a * stats["n_correct"] * width, color="C3", label=f"linear density fit, k = {slope:.1f}")
+    ax.set_xlabel("minimum perturbation ($L_2$ norm)")
+    ax.set_ylabel("training examples per bin")
+    ax.legend(frameon=False)
+    return fig
+
+
+def noisy_digits(artifact: dict, inputs: ArtifactInputs):
+    """Fig. 6: MNIST test digits and the same digits with N(0, std^2) noise added."""
+    options = artifact["options"]
+    images, _, _ = load_split(inputs.dataset, "test")
+    gen = torch.Generator().manual_seed(options["seed"])
+    pick = torch.randperm(len(images), generator=gen)[: options["n"]]
+    clean = images[pick, 0]
+    noisy = (clean + options["std"] * torch.randn(clean.shape, generator=gen)).clamp(0, 1)
+    return figures.image_grid([list(clean.numpy()), list(noisy.numpy())],
+                              ["test digits", f"+ Gaussian noise, std {options['std']:g} (clipped to [0,1] for display)"])
+
+
+BUILDERS = {f.__name__: f for f in (
+    min_perturbation_table, noise_error_table, predicted_noise_error_table, additional_error_table,
+    perturbation_histogram, perturbation_histogram_near_zero, noisy_digits,
+)}

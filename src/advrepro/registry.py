@@ -1,0 +1,113 @@
+"""The experiment registry: global config + scale overlay + one YAML per paper, validated.
+
+Validation uses the JSON Schemas in workflow/schemas/; any problem stops the run with one
+message naming the file, the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """The configuration or a registry is invalid; the message says where and what is allowed."""
+
+
+def _describe(error: jsonschema.ValidationError, source: str) -> str:
+    where = " -> ".join(str(p) for p in error.absolute_path) or "(top level)"
+    schema = error.schema
+    if error.validator == "additionalProperties" and "properties" in schema:
+        allowed = sorted(schema["properties"])
+        unknown = sorted(set(error.instance) - set(allowed))
+        hints = [f"{u!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, allowed, 1)) else repr(u)
+                 for u in unknown]
+        return f"{source}: unknown key {', '.join(hints)} at {where}; allowed keys: {', '.join(allowed)}"
+    if error.validator == "enum":
+        return f"{source}: {error.instance!r} at {where} is not allowed; allowed values: {', '.join(map(repr, error.validator_value))}"
+    if error.validator == "propertyNames":
+        return f"{source}: unknown key {error.instance!r} at {where}; allowed keys: {', '.join(map(repr, error.validator_value.get('enum', [])))}"
+    if error.validator == "required":
+        return f"{source}: {error.message} at {where}"
+    if error.validator == "type":
+        return f"{source}: {error.instance!r} at {where} has the wrong type; expected {error.validator_value}"
+    return f"{source}: {error.message} at {where}"
+
+
+def validate(data: dict, schema_path: Path, source: str) -> None:
+    """Raise ConfigError listing every violation of the schema (one line each)."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    if errors:
+        # deepest error first for oneOf/anyOf, one line per violation
+        raise ConfigError("\n".join(dict.fromkeys(_describe(e, source) for e in errors)))
+
+
+def deep_merge(base: dict, overlay: dict) -> dict:
+    """A copy of base with overlay merged in, recursively for nested dicts."""
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load(config: dict, root: str | Path) -> dict[str, dict]:
+    """Validate the global config and load every paper registry it names, overrides applied.
+
+    Returns {paper key: registry dict}.
+    """
+    root = Path(root)
+    schemas = root / "workflow" / "schemas"
+    validate(config, schemas / "config.schema.yaml", "config (config/config.yaml + --configfile/--config)")
+    papers = {}
+    for key in config["papers"]:
+        path = root / "config" / "papers" / f"{key}.yaml"
+        registry = deep_merge(yaml.safe_load(path.read_text()), config["overrides"].get(key, {}))
+        validate(registry, schemas / "paper.schema.yaml", f"config/papers/{key}.yaml")
+        _check_references(registry, f"config/papers/{key}.yaml")
+        papers[key] = registry
+    return papers
+
+
+def _check_references(registry: dict, source: str) -> None:
+    """Every model and evaluation an artifact names must exist in the registry."""
+    for group in ("tables", "figures"):
+        for name, artifact in registry[group].items():
+            for field, known in (("models", registry["models"]), ("evaluations", registry["evaluations"])):
+                for ref in artifact.get(field, []):
+                    if ref not in known:
+                        raise ConfigError(
+                            f"{source}: {group} -> {name} -> {field} names {ref!r}, which is not defined; "
+                            f"allowed: {', '.join(sorted(known))}"
+                        )
+
+
+def _cap(value: int, limit: int | None) -> int:
+    return value if limit is None else min(value, limit)
+
+
+def model_spec(config: dict, registry: dict, model: str) -> dict:
+    """The model's registry entry with the scale's limits applied (epochs, training examples)."""
+    spec = copy.deepcopy(registry["models"][model])
+    spec["training"]["epochs"] = _cap(spec["training"]["epochs"], config["limits"]["max_epochs"])
+    spec["train_examples"] = config["limits"]["train_examples"]
+    return spec
+
+
+def evaluation_spec(config: dict, registry: dict, evaluation: str) -> dict:
+    """The evaluation's registry entry with the scale's limits applied (examples, noise draws)."""
+    spec = copy.deepcopy(registry["evaluations"][evaluation])
+    if "draws" in spec:
+        spec["draws"] = _cap(spec["draws"], config["limits"]["max_draws"])
+    limit_key = "train_examples" if spec["split"] == "train" else "eval_examples"
+    spec["examples"] = config["limits"][limit_key]
+    spec.setdefault("seed", 0)
+    return spec

@@ -1,0 +1,55 @@
+"""The report: every table and figure of every paper, beside the paper's numbers, as HTML and LaTeX."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import jinja2
+
+from advrepro.io import read_json, write_text
+
+_LATEX_SPECIALS = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
+
+
+def latex_escape(text) -> str:
+    """Escape LaTeX's special characters in plain text."""
+    return re.sub(r"[&%$#_{}~^\\]", lambda m: _LATEX_SPECIALS[m.group()], str(text))
+
+
+def collect(papers: dict, artifacts: dict, *, results: str, report_dir: str) -> list[dict]:
+    """For each paper, its tables and figures with metadata, file paths relative to the report."""
+    def rel(path: str) -> str:
+        return os.path.relpath(path, report_dir)
+
+    sections = []
+    for key, paper in papers.items():
+        tables = []
+        for name in artifacts[key]["tables"]:
+            stem = f"{results}/tables/{key}/{name}"
+            tables.append({**read_json(f"{stem}.json"), "html": Path(f"{stem}.html").read_text(),
+                           "tex": rel(f"{stem}.tex"), "csv": rel(f"{stem}.csv")})
+        figures = []
+        for name in artifacts[key]["figures"]:
+            stem = f"{results}/figures/{key}/{name}"
+            figures.append({**read_json(f"{stem}.json"), "png": rel(f"{stem}.png"), "pdf": rel(f"{stem}.pdf")})
+        notebook = f"{report_dir}/notebooks/{key}.html"
+        sections.append({"key": key, **paper, "tables": tables, "figures": figures,
+                         "notebook": rel(notebook) if Path(notebook).exists() else None})
+    return sections
+
+
+def render(context: dict, *, templates: str, html: str, tex: str) -> None:
+    """Render index.html and report.tex from the Jinja2 templates in `templates`."""
+    loader = jinja2.FileSystemLoader(templates)
+    html_env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]),
+                                  undefined=jinja2.StrictUndefined)
+    write_text(html, html_env.get_template("index.html.j2").render(**context))
+    tex_env = jinja2.Environment(loader=loader, block_start_string=r"\BLOCK{", block_end_string="}",
+                                 variable_start_string=r"\VAR{", variable_end_string="}",
+                                 comment_start_string=r"\#{", comment_end_string="}", trim_blocks=True,
+                                 autoescape=False, undefined=jinja2.StrictUndefined)
+    tex_env.filters["e"] = latex_escape
+    write_text(tex, tex_env.get_template("report.tex.j2").render(**context))

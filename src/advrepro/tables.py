@@ -1,0 +1,53 @@
+"""Rendering of comparison tables: long results -> paper | ours | difference, as CSV, LaTeX, HTML."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from advrepro.io import write_json, write_text
+
+LONG_COLUMNS = ["row", "row_label", "column", "ours", "ours_sem"]
+
+
+def compare(long: pd.DataFrame, reference: dict | None) -> pd.DataFrame:
+    """Add the paper's printed value and our difference to a long table (row, column, ours, ours_sem)."""
+    values = (reference or {}).get("values", {})
+    table = long.copy()
+    table["paper"] = [values.get(r, {}).get(c, math.nan) for r, c in zip(table["row"], table["column"])]
+    table["difference"] = table["ours"] - table["paper"]
+    return table
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def wide(table: pd.DataFrame, digits: int) -> pd.DataFrame:
+    """One row per model; per column three cells: paper, ours (± standard error), difference."""
+    cells = {}
+    for _, r in table.iterrows():
+        ours = _fmt(r["ours"], digits)
+        if r["ours_sem"] and not math.isnan(r["ours_sem"]):
+            ours += f" ± {r['ours_sem']:.{digits}f}"
+        cells.setdefault(r["row_label"], {}).update({
+            (r["column"], "paper"): _fmt(r["paper"], digits),
+            (r["column"], "ours"): ours,
+            (r["column"], "Δ"): _fmt(r["difference"], digits),
+        })
+    frame = pd.DataFrame.from_dict(cells, orient="index")
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns)
+    frame.index.name = "model"
+    return frame
+
+
+def write(table: pd.DataFrame, meta: dict, *, csv: str, tex: str, html: str, json: str) -> None:
+    """Write the long table (CSV), its wide rendering (LaTeX, HTML) and its metadata (JSON)."""
+    digits = 4 if meta.get("unit") == "L2 norm" else 2
+    frame = wide(table, digits)
+    write_text(csv, table.to_csv(index=False))
+    latex = frame.style.to_latex(hrules=True, multicol_align="c", column_format="l" + "r" * frame.shape[1])
+    write_text(tex, latex.replace("±", r"$\pm$").replace("Δ", r"$\Delta$"))
+    write_text(html, frame.to_html(classes="comparison", border=0))
+    write_json(json, meta)

@@ -1,0 +1,53 @@
+"""Closed forms of the papers (Lyu et al. 2015, section V)."""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+
+_STANDARD_NORMAL = NormalDist()
+
+
+def flip_probability(mu_a: float, sigma_a: float, noise_std: float) -> float:
+    """P(delta >= 0) with delta = eta_0 - ||a|| ~ N(-mu_a, noise_std^2 + sigma_a^2) (Lyu eq. 31-32)."""
+    return 1.0 - _STANDARD_NORMAL.cdf(mu_a / math.hypot(noise_std, sigma_a))
+
+
+def predicted_error_under_noise(clean_error, mu_a, sigma_a, noise_std, n_directions=1):
+    """Lyu eq. (33): P(miss) + (1 - P(miss)) * n * P(delta >= 0), as a fraction.
+
+    Without noise (noise_std = 0) nothing is perturbed and the prediction is the clean error,
+    as printed in the paper's Table VIII (the Gaussian fit of ||a|| alone would put about 3%
+    of its mass below zero, an artefact the paper discusses).  Broadcasts over noise_std.
+    """
+    def one(std: float) -> float:
+        if std == 0:
+            return clean_error
+        flip = min(1.0, n_directions * flip_probability(mu_a, sigma_a, std))
+        return clean_error + (1 - clean_error) * flip
+
+    if np.ndim(noise_std) == 0:
+        return one(float(noise_std))
+    return np.array([one(float(s)) for s in np.asarray(noise_std)])
+
+
+def linear_density_slope(norms: np.ndarray, upper: float, bin_width: float, n_total: int) -> float:
+    """Slope k of a density f(a) = k * a fitted by least squares through 0 on the histogram of
+    minimum perturbations below `upper` (Lyu Fig. 7); the density is per point of `n_total`."""
+    norms = np.asarray(norms, dtype=float)
+    edges = np.arange(0.0, upper + bin_width / 2, bin_width)
+    counts, edges = np.histogram(norms[np.isfinite(norms)], bins=edges)
+    centres = (edges[:-1] + edges[1:]) / 2
+    density = counts / (n_total * bin_width)
+    return float((centres @ density) / (centres @ centres))
+
+
+def predicted_additional_error(slope: float, noise_std: float, correct_fraction: float) -> float:
+    """Additional error from N(0, noise_std^2) noise when the density of ||a|| is k*a near 0 (Lyu Table IX).
+
+    (1 - P(miss)) * integral_0^inf k a P(eta_0 >= a) da = (1 - P(miss)) * k * noise_std^2 / 4,
+    since integral_0^inf t (1 - Phi(t)) dt = 1/4.
+    """
+    return correct_fraction * slope * noise_std**2 / 4

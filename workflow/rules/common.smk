@@ -1,0 +1,61 @@
+# Paths and registry look-ups shared by the rules. Data flows one way:
+# resources/datasets -> results/models -> results/evals -> results/{tables,figures} -> results/report
+
+
+wildcard_constraints:
+    paper="|".join(PAPERS),
+    model=r"[^/]+",
+    evaluation=r"[^/]+",
+    dataset="mnist|cifar10",
+
+
+def lib(*modules):
+    """Library modules a rule imports: declared as inputs so code changes rerun the rule."""
+    return [f"src/advrepro/{m}.py" for m in modules]
+
+
+def dataset_file(name):
+    return f"resources/datasets/{name}.pt"
+
+
+def model_entry(wildcards):
+    return PAPERS[wildcards.paper]["models"][wildcards.model]
+
+
+def labels(wildcards):
+    return {name: m["label"] for name, m in PAPERS[wildcards.paper]["models"].items()}
+
+
+def eval_files(paper, artifact):
+    """Evaluation results an artifact reads: every (model, evaluation) pair it names."""
+    return [
+        f"results/evals/{paper}/{m}/{e}.json"
+        for m in artifact.get("models", [])
+        for e in artifact.get("evaluations", [])
+    ]
+
+
+def table_files(paper, table):
+    return expand("results/tables/{paper}/{table}.{ext}", paper=paper, table=table, ext=["csv", "tex", "html", "json"])
+
+
+def figure_files(paper, figure):
+    return expand("results/figures/{paper}/{figure}.{ext}", paper=paper, figure=figure, ext=["pdf", "png", "json"])
+
+
+def paper_artifacts(paper):
+    """Every table and figure file of one paper."""
+    reg = PAPERS[paper]
+    return [f for t in reg["tables"] for f in table_files(paper, t)] + [
+        f for g in reg["figures"] for f in figure_files(paper, g)
+    ]
+
+
+def report_outputs():
+    outputs = ["results/report/index.html", "results/report/report.tex"]
+    if config["report_pdf"] is True or (config["report_pdf"] == "auto" and shutil.which("latexmk")):
+        outputs.append("results/report/report.pdf")
+    return outputs
+
+
+DATASET_VARIANTS = yaml.safe_load(open(f"{workflow.basedir}/config/datasets.yaml"))

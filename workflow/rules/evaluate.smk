@@ -1,0 +1,18 @@
+rule evaluate:
+    input:
+        weights="results/models/{paper}/{model}/model.pt",
+        dataset=lambda w: dataset_file(model_entry(w)["dataset"]),
+        code=lib("evaluate", "perturbations", "models", "data", "io"),
+    output:
+        "results/evals/{paper}/{model}/{evaluation}.json",
+    params:
+        spec=lambda w: registry.evaluation_spec(config, PAPERS[w.paper], w.evaluation),
+        model_spec=lambda w: registry.model_spec(config, PAPERS[w.paper], w.model),
+        scale=config["scale"],
+        device=config["device"],
+    log:
+        "results/logs/evaluate/{paper}/{model}/{evaluation}.log",
+    benchmark:
+        "results/benchmarks/rules/evaluate/{paper}/{model}/{evaluation}.tsv"
+    script:
+        "../../scripts/evaluate.py"

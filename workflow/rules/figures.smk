@@ -1,0 +1,38 @@
+def figure_dataset(w):
+    figure = PAPERS[w.paper]["figures"][w.figure]
+    return {"dataset": dataset_file(figure["dataset"])} if "dataset" in figure else {}
+
+
+rule figure:
+    input:
+        unpack(figure_dataset),
+        results=lambda w: eval_files(w.paper, PAPERS[w.paper]["figures"][w.figure]),
+        code=lambda w: lib("figures", "theory", f"papers/{w.paper}"),
+    output:
+        pdf="results/figures/{paper}/{figure}.pdf",
+        png=report(
+            "results/figures/{paper}/{figure}.png",
+            category="{paper}",
+            subcategory="figures",
+            labels={"paper": "{paper}", "figure": "{figure}"},
+        ),
+        json="results/figures/{paper}/{figure}.json",
+    params:
+        artifact=lambda w: PAPERS[w.paper]["figures"][w.figure],
+        labels=labels,
+        scale=config["scale"],
+    log:
+        "results/logs/figures/{paper}/{figure}.log",
+    script:
+        "../../scripts/make_figure.py"
+
+
+# A named target per figure: `snakemake lyu2015_fig5`.
+for _paper, _reg in PAPERS.items():
+    for _figure in _reg["figures"]:
+
+        rule:
+            name:
+                f"{_paper}_{_figure}"
+            input:
+                figure_files(_paper, _figure),

@@ -1,0 +1,65 @@
+rule notebook:
+    input:
+        notebook="workflow/notebooks/{paper}.ipynb",
+        artifacts=lambda w: paper_artifacts(w.paper),
+    output:
+        executed="results/notebooks/{paper}.ipynb",
+        html="results/report/notebooks/{paper}.html",
+    params:
+        parameters=lambda w: {"paper": w.paper, "results": "results", "scale": config["scale"]},
+    log:
+        "results/logs/notebooks/{paper}.log",
+    script:
+        "../../scripts/run_notebook.py"
+
+
+rule benchmark_line_search:
+    input:
+        weights="results/models/lyu2015/softmax_wd1e-4/model.pt",
+        dataset=dataset_file("mnist"),
+        code=lib("evaluate"),
+        command="benchmarks/line_search.py",
+    output:
+        "results/benchmarks/line_search.json",
+    params:
+        examples=config["limits"]["eval_examples"] or 10000,
+        device=config["device"],
+    log:
+        "results/logs/benchmarks/line_search.log",
+    shell:
+        "python {input.command} --weights {input.weights} --dataset {input.dataset} "
+        "--examples {params.examples} --device {params.device} --out {output} 2> {log}"
+
+
+rule report:
+    input:
+        artifacts=[f for p in PAPERS for f in paper_artifacts(p)],
+        notebooks=expand("results/report/notebooks/{paper}.html", paper=PAPERS),
+        benchmarks=["results/benchmarks/line_search.json"] if "lyu2015" in PAPERS else [],
+        templates=["report/index.html.j2", "report/report.tex.j2", "report/style.css"],
+        code=lib("report"),
+    output:
+        html="results/report/index.html",
+        tex="results/report/report.tex",
+    params:
+        papers={k: v["paper"] for k, v in PAPERS.items()},
+        artifacts={k: {"tables": list(v["tables"]), "figures": list(v["figures"])} for k, v in PAPERS.items()},
+        scale=config["scale"],
+        limits=config["limits"],
+    log:
+        "results/logs/report.log",
+    script:
+        "../../scripts/make_report.py"
+
+
+rule report_pdf:
+    input:
+        tex="results/report/report.tex",
+        artifacts=[f for p in PAPERS for f in paper_artifacts(p)],
+    output:
+        "results/report/report.pdf",
+    log:
+        "results/logs/report_pdf.log",
+    shell:
+        "cd results/report && latexmk -pdf -interaction=nonstopmode -halt-on-error report.tex > ../logs/report_pdf.log 2>&1"
+        " && latexmk -c report.tex >> ../logs/report_pdf.log 2>&1"

@@ -1,0 +1,33 @@
+rule table:
+    input:
+        results=lambda w: eval_files(w.paper, PAPERS[w.paper]["tables"][w.table]),
+        code=lambda w: lib("tables", "theory", f"papers/{w.paper}"),
+    output:
+        csv="results/tables/{paper}/{table}.csv",
+        tex="results/tables/{paper}/{table}.tex",
+        html=report(
+            "results/tables/{paper}/{table}.html",
+            category="{paper}",
+            subcategory="tables",
+            labels={"paper": "{paper}", "table": "{table}"},
+        ),
+        json="results/tables/{paper}/{table}.json",
+    params:
+        artifact=lambda w: PAPERS[w.paper]["tables"][w.table],
+        labels=labels,
+        scale=config["scale"],
+    log:
+        "results/logs/tables/{paper}/{table}.log",
+    script:
+        "../../scripts/make_table.py"
+
+
+# A named target per table: `snakemake lyu2015_table8` reruns that table alone.
+for _paper, _reg in PAPERS.items():
+    for _table in _reg["tables"]:
+
+        rule:
+            name:
+                f"{_paper}_{_table}"
+            input:
+                table_files(_paper, _table),
