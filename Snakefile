@@ -20,6 +20,13 @@ except registry.ConfigError as error:
     raise WorkflowError(f"invalid configuration:\n{error}")
 
 
+wildcard_constraints:
+    paper="|".join(PAPERS),
+    model=r"[^/]+",
+    evaluation=r"[^/]+",
+    dataset="mnist|cifar10",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"

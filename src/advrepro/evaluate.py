@@ -60,21 +60,25 @@ def error_under_noise(
     over the clean error (paired on the same points, so its standard error is small).
     """
     gen = torch.Generator(device=x.device).manual_seed(seed)
-    clean = (predict(model, x, batch_size).argmax(1) != y).double().mean().item()
+
+    def error(inputs: torch.Tensor) -> torch.Tensor:
+        return (predict(model, inputs, batch_size).argmax(1) != y).double().mean()
+
+    clean = error(x)
     rows = []
     for std in stds:
-        errors = torch.tensor([
-            (predict(model, x + gaussian_noise(x.shape, std, gen, x.device), batch_size).argmax(1) != y)
-            .double().mean().item()
-            for _ in range(draws if std > 0 else 1)
-        ])
-        extra = errors - clean
-        sem = (lambda t: t.std(unbiased=True).item() / math.sqrt(len(t)) if len(t) > 1 else 0.0)
+        errors = torch.stack([error(x + gaussian_noise(x.shape, std, gen, x.device))
+                              for _ in range(draws if std > 0 else 1)])
         rows.append({
-            "std": std, "draws": len(errors), "error": errors.mean().item(), "error_sem": sem(errors),
-            "additional_error": extra.mean().item(), "additional_error_sem": sem(extra),
+            "std": std, "draws": len(errors), "error": errors.mean().item(), "error_sem": _sem(errors),
+            "additional_error": (errors - clean).mean().item(), "additional_error_sem": _sem(errors - clean),
         })
     return rows
+
+
+def _sem(values: torch.Tensor) -> float:
+    """Standard error of the mean (0 for a single value)."""
+    return values.std().item() / math.sqrt(len(values)) if len(values) > 1 else 0.0
 
 
 @torch.no_grad()

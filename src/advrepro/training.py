@@ -19,12 +19,18 @@ Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor
 """(model, x, y) -> (scalar loss, logits of the batch the loss was computed on)."""
 
 
-def weight_decay_objective(weight_decay: float) -> Objective:
-    """Mean cross-entropy + (lambda/2) * sum of squared weights, biases exempt (L2 weight decay)."""
+def weight_decay_objective(weight_decay: float = 0.0, loss_reduction: str = "mean") -> Objective:
+    """Cross-entropy (mean or sum over the batch) + (lambda/2) * sum of squared weights, biases exempt.
+
+    With loss_reduction="sum" the penalty weighs against the summed batch loss, so lambda acts
+    as lambda / batch_size would against the mean.
+    """
+    if loss_reduction not in ("mean", "sum"):
+        raise ValueError(f"unknown loss_reduction {loss_reduction!r}; allowed: mean, sum")
 
     def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(x)
-        loss = nn.functional.cross_entropy(logits, y)
+        loss = nn.functional.cross_entropy(logits, y, reduction=loss_reduction)
         if weight_decay:
             loss = loss + 0.5 * weight_decay * sum(w.pow(2).sum() for w in weight_parameters(model))
         return loss, logits
@@ -85,6 +91,7 @@ def train(
             print(f"[{name}] resuming from {checkpoint} at epoch {start_epoch}", file=sys.stderr)
     torch.manual_seed(seed)
     n = len(labels)
+    summed_loss = spec["objective"].get("loss_reduction", "mean") == "sum"
     model.train()
     bar = tqdm(range(start_epoch, spec["epochs"]), desc=name, initial=start_epoch, total=spec["epochs"],
                file=sys.stderr, mininterval=2.0)
@@ -102,7 +109,7 @@ def train(
             loss.backward()
             optimizer.step()
             with torch.no_grad():
-                total_loss += loss.detach() * len(batch)
+                total_loss += loss.detach() * (1 if summed_loss else len(batch))
                 wrong += (logits.argmax(1) != y).sum()
         mean_loss = total_loss.item() / n
         if not math.isfinite(mean_loss):

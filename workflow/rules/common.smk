@@ -2,15 +2,9 @@
 # resources/datasets -> results/models -> results/evals -> results/{tables,figures} -> results/report
 
 
-wildcard_constraints:
-    paper="|".join(PAPERS),
-    model=r"[^/]+",
-    evaluation=r"[^/]+",
-    dataset="mnist|cifar10",
-
 
 def lib(*modules):
-    """Library modules a rule imports: declared as inputs so code changes rerun the rule."""
+    """Library modules that a step imports, declared as inputs so that code changes rerun it."""
     return [f"src/advrepro/{m}.py" for m in modules]
 
 
@@ -59,3 +53,8 @@ def report_outputs():
 
 
 DATASET_VARIANTS = yaml.safe_load(open(f"{workflow.basedir}/config/datasets.yaml"))
+
+
+def figure_dataset(w):
+    figure = PAPERS[w.paper]["figures"][w.figure]
+    return {"dataset": dataset_file(figure["dataset"])} if "dataset" in figure else {}

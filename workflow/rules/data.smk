@@ -8,5 +8,7 @@ rule prepare_dataset:
         variants=lambda w: DATASET_VARIANTS,
     log:
         "results/logs/prepare_dataset/{dataset}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../../scripts/prepare_dataset.py"

@@ -14,5 +14,7 @@ rule evaluate:
         "results/logs/evaluate/{paper}/{model}/{evaluation}.log",
     benchmark:
         "results/benchmarks/rules/evaluate/{paper}/{model}/{evaluation}.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../../scripts/evaluate.py"

@@ -1,8 +1,3 @@
-def figure_dataset(w):
-    figure = PAPERS[w.paper]["figures"][w.figure]
-    return {"dataset": dataset_file(figure["dataset"])} if "dataset" in figure else {}
-
-
 rule figure:
     input:
         unpack(figure_dataset),
@@ -23,6 +18,8 @@ rule figure:
         scale=config["scale"],
     log:
         "results/logs/figures/{paper}/{figure}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../../scripts/make_figure.py"
 

@@ -9,6 +9,8 @@ rule notebook:
         parameters=lambda w: {"paper": w.paper, "results": "results", "scale": config["scale"]},
     log:
         "results/logs/notebooks/{paper}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../../scripts/run_notebook.py"
 
@@ -26,6 +28,8 @@ rule benchmark_line_search:
         device=config["device"],
     log:
         "results/logs/benchmarks/line_search.log",
+    conda:
+        "../../environment.yml"
     shell:
         "python {input.command} --weights {input.weights} --dataset {input.dataset} "
         "--examples {params.examples} --device {params.device} --out {output} 2> {log}"
@@ -48,6 +52,8 @@ rule report:
         limits=config["limits"],
     log:
         "results/logs/report.log",
+    conda:
+        "../../environment.yml"
     script:
         "../../scripts/make_report.py"
 
@@ -60,6 +66,8 @@ rule report_pdf:
         "results/report/report.pdf",
     log:
         "results/logs/report_pdf.log",
+    conda:
+        "../../environment.yml"
     shell:
         "cd results/report && latexmk -pdf -interaction=nonstopmode -halt-on-error report.tex > ../logs/report_pdf.log 2>&1"
         " && latexmk -c report.tex >> ../logs/report_pdf.log 2>&1"

@@ -18,6 +18,8 @@ rule table:
         scale=config["scale"],
     log:
         "results/logs/tables/{paper}/{table}.log",
+    conda:
+        "../../environment.yml"
     script:
         "../../scripts/make_table.py"
 

@@ -14,5 +14,7 @@ rule train:
         "results/logs/train/{paper}/{model}.log",
     benchmark:
         "results/benchmarks/rules/train/{paper}/{model}.tsv"
+    conda:
+        "../../environment.yml"
     script:
         "../../scripts/train.py"

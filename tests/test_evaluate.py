@@ -1,0 +1,99 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from advrepro.evaluate import (
+    clean_error, error_under_noise, input_gradient, min_perturbation_along_gradient, perturbation_statistics,
+)
+
+
+def _linear_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(20, 5)).double()
+
+
+def _data(model: nn.Module, n: int = 400, seed: int = 1):
+    x = torch.randn(n, 1, 4, 5, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    y[::7] = (y[::7] + 1) % 5  # some points misclassified
+    return x, y
+
+
+def _exact_flip(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Closed form: logits are linear along the ray x + t d, so y loses the argmax at the first crossing."""
+    linear = model[1]
+    grad = input_gradient(model, x, y).flatten(1)
+    d = grad / grad.norm(dim=1, keepdim=True)
+    with torch.no_grad():
+        z0 = model(x)
+        slope = d @ linear.weight.T  # dz/dt per class
+    gap = z0.gather(1, y[:, None]) - z0
+    rate = slope - slope.gather(1, y[:, None])
+    crossing = torch.where(rate > 0, gap / rate, torch.full_like(gap, math.inf))
+    crossing.scatter_(1, y[:, None], math.inf)
+    return crossing.min(1).values
+
+
+@pytest.mark.parametrize("tol", [1e-2, 1e-5])
+def test_line_search_matches_the_exact_flip_point_of_a_linear_model(tol):
+    model = _linear_model()
+    x, y = _data(model)
+    found = min_perturbation_along_gradient(model, x, y, max_norm=50.0, tol=tol)
+    exact = _exact_flip(model, x, y)
+    correct = model(x).argmax(1) == y
+    assert torch.isnan(found[~correct]).all()
+    within = correct & (exact <= 50.0)
+    assert within.sum() > 100
+    assert (found[within] >= exact[within] - 1e-9).all() and (found[within] - exact[within] <= tol).all()
+    assert torch.isinf(found[correct & (exact > 50.0)]).all()
+
+
+def test_no_flip_within_max_norm_and_zero_gradient_give_inf():
+    model = _linear_model()
+    x, y = _data(model)
+    correct = model(x).argmax(1) == y
+    tiny = min_perturbation_along_gradient(model, x, y, max_norm=1e-6, tol=1e-8)
+    assert torch.isinf(tiny[correct]).all()
+    flat = nn.Sequential(nn.Flatten(), nn.Linear(20, 5)).double()
+    nn.init.zeros_(flat[1].weight)
+    with torch.no_grad():
+        flat[1].bias.copy_(torch.arange(5.0))
+    y4 = torch.full((len(x),), 4)
+    assert torch.isinf(min_perturbation_along_gradient(flat, x, y4, max_norm=10.0, tol=1e-3)).all()
+
+
+def test_batched_equals_per_example():
+    model = _linear_model()
+    x, y = _data(model, n=30)
+    batched = min_perturbation_along_gradient(model, x, y, max_norm=50.0, tol=1e-4)
+    single = torch.cat([min_perturbation_along_gradient(model, x[i : i + 1], y[i : i + 1], 50.0, 1e-4) for i in range(30)])
+    torch.testing.assert_close(batched, single, equal_nan=True)
+
+
+def test_evaluations_leave_mode_and_parameter_gradients_alone():
+    model = _linear_model()
+    x, y = _data(model, n=50)
+    model.train()
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 3.0)
+    min_perturbation_along_gradient(model, x, y, 10.0, 1e-3)
+    error_under_noise(model, x, y, stds=[0.1], draws=2, seed=0)
+    assert model.training
+    assert all(torch.all(p.grad == 3.0) for p in model.parameters())
+
+
+def test_noise_sweep_without_noise_is_the_clean_error_and_is_seeded():
+    model = _linear_model()
+    x, y = _data(model)
+    rows = error_under_noise(model, x, y, stds=[0.0, 0.5], draws=4, seed=3)
+    assert rows[0]["error"] == pytest.approx(clean_error(model, x, y)["error"]) and rows[0]["additional_error"] == 0
+    assert rows[1]["draws"] == 4 and rows[1]["error_sem"] > 0
+    assert rows == error_under_noise(model, x, y, stds=[0.0, 0.5], draws=4, seed=3)
+
+
+def test_perturbation_statistics_use_finite_points_only():
+    stats = perturbation_statistics(torch.tensor([1.0, 3.0, math.inf, math.nan]))
+    assert stats["mean"] == 2.0 and stats["n_correct"] == 3 and stats["n_finite"] == 2 and stats["n_no_flip"] == 1
