@@ -70,7 +70,8 @@ def test_lint_reports_nothing(checkout):
 def test_bad_config_key_stops_the_run_naming_key_and_allowed_keys(checkout):
     result = snakemake(checkout, "-n", "--config", "scael=quick", check=False)
     assert result.returncode != 0
-    assert "unknown key 'scael' (did you mean 'scale'?)" in result.stderr and "allowed keys:" in result.stderr
+    output = result.stdout + result.stderr
+    assert "unknown key 'scael' (did you mean 'scale'?)" in output and "allowed keys:" in output
 
 
 def test_missing_dataset_says_how_to_provide_it(checkout, tmp_path):
