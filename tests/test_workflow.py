@@ -1,5 +1,6 @@
 """The workflow as a user runs it: dry runs, lint, bad input, and a whole smoke-scale run."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -91,7 +92,7 @@ def test_smoke_run_produces_the_report_and_every_artifact(smoke_run):
         assert f'id="lyu2015-{artifact}"' in html
     assert "40.07" in html  # a printed number of Table VII, from the registry
     assert (workdir / "results/report/notebooks/lyu2015.html").exists()
-    if shutil.which("latexmk"):
+    if shutil.which("latexmk") or os.environ.get("CI"):  # CI installs TeX: the PDF must build there
         assert (workdir / "results/report/report.pdf").read_bytes()[:5] == b"%PDF-"
 
 

@@ -29,16 +29,9 @@ def _how_to_provide(name: str, where: Path) -> str:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
+def _digest(path: Path, algorithm: str) -> str:
+    """Hex digest of a file ("md5" or "sha256"), read in 1 MiB blocks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
@@ -61,14 +54,14 @@ def verify_mnist(root: Path, variants: dict) -> str:
     official = dict(MNIST.resources)
     if all((raw / f"{n}.gz").exists() for n in names):
         for n in names:
-            actual = _md5(raw / f"{n}.gz")
+            actual = _digest(raw / f"{n}.gz", "md5")
             if actual != official[f"{n}.gz"]:
                 raise DatasetError(
                     f"checksum mismatch for {raw / (n + '.gz')}: md5 {actual}, expected "
                     f"{official[n + '.gz']} (torchvision's MNIST.resources). Delete it and rerun."
                 )
         return "official"
-    actual = {n: _sha256(raw / n) for n in names}
+    actual = {n: _digest(raw / n, "sha256") for n in names}
     for variant, spec in variants.items():
         if all(spec["sha256"].get(n) == actual[n] for n in names):
             return variant
@@ -94,7 +87,7 @@ def verify_cifar10(root: Path) -> str:
             raise DatasetError(_how_to_provide("CIFAR-10", folder) + f" Missing: {filename}.")
         if not check_integrity(str(path), md5):
             raise DatasetError(
-                f"checksum mismatch for {path}: md5 {_md5(path)}, expected {md5} "
+                f"checksum mismatch for {path}: md5 {_digest(path, 'md5')}, expected {md5} "
                 "(torchvision's CIFAR10 list). Delete it and rerun."
             )
     return "official"

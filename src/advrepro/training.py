@@ -81,6 +81,7 @@ def train(
     start_epoch = 0
     checkpoint = Path(checkpoint)
     spec_hash = config_hash({"spec": spec, "seed": seed})
+    torch.manual_seed(seed)
     if checkpoint.exists():
         state = load_tensors(checkpoint, device)
         if state["spec_hash"] == spec_hash:
@@ -89,7 +90,6 @@ def train(
             torch.set_rng_state(state["rng"].cpu())
             history, start_epoch = state["history"], state["epoch"]
             print(f"[{name}] resuming from {checkpoint} at epoch {start_epoch}", file=sys.stderr)
-    torch.manual_seed(seed)
     n = len(labels)
     summed_loss = spec["objective"].get("loss_reduction", "mean") == "sum"
     model.train()
