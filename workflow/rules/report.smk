@@ -24,6 +24,7 @@ rule benchmark_line_search:
     output:
         "results/benchmarks/line_search.json",
     params:
+        python=sys.executable,  # the interpreter running Snakemake, with advrepro installed
         examples=config["limits"]["eval_examples"] or 10000,
         device=config["device"],
     log:
@@ -31,7 +32,7 @@ rule benchmark_line_search:
     conda:
         "../../environment.yml"
     shell:
-        "python {input.command} --weights {input.weights} --dataset {input.dataset} "
+        "{params.python} {input.command} --weights {input.weights} --dataset {input.dataset} "
         "--examples {params.examples} --device {params.device} --out {output} 2> {log}"
 
 
