@@ -115,7 +115,7 @@ def train(
         if not math.isfinite(mean_loss):
             raise FloatingPointError(f"[{name}] training diverged at epoch {epoch + 1}: loss is {mean_loss}")
         history.append({"epoch": epoch + 1, "loss": mean_loss, "train_error": wrong.item() / n, "lr": lr})
-        bar.set_postfix(loss=f"{mean_loss:.4f}", err=f"{wrong.item() / n:.4f}")
+        bar.set_postfix(loss=f"{mean_loss:.4f}", err=f"{wrong.item() / n:.4f}", refresh=False)
         if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == spec["epochs"]:
             save_tensors(checkpoint, {
                 "spec_hash": spec_hash, "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state(),
