@@ -70,5 +70,5 @@ rule report_pdf:
     conda:
         "../../environment.yml"
     shell:
-        "cd results/report && latexmk -pdf -interaction=nonstopmode -halt-on-error report.tex > ../logs/report_pdf.log 2>&1"
-        " && latexmk -c report.tex >> ../logs/report_pdf.log 2>&1"
+        "latexmk -cd -pdf -interaction=nonstopmode -halt-on-error {input.tex} > {log} 2>&1"
+        " && latexmk -cd -c {input.tex} >> {log} 2>&1"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from advrepro.io import read_json
+from advrepro.provenance import config_hash
+
 
 def module(key: str) -> ModuleType:
     """advrepro.papers.<key>, the builders of one paper."""
@@ -25,5 +28,20 @@ class ArtifactInputs:
     def __init__(self, results: dict, labels: dict, dataset: str | None = None):
         self.results, self.labels, self.dataset = results, labels, dataset
 
+    @classmethod
+    def load(cls, paths: list[str], labels: dict, dataset: str | None = None) -> "ArtifactInputs":
+        """Read evaluation result files, keyed by the (model, evaluation) each names."""
+        return cls({(r["model"], r["evaluation"]): r for r in map(read_json, paths)}, labels, dataset)
+
     def result(self, model: str, evaluation: str) -> dict:
         return self.results[(model, evaluation)]
+
+    def metadata(self, paper: str, name: str, kind: str, artifact: dict, scale: str) -> dict:
+        """What the report shows beside an artifact: title, scale, config hash, input provenance, data."""
+        return {
+            "paper": paper, "artifact": name, "kind": kind, "title": artifact["title"], "scale": scale,
+            "config_hash": config_hash(artifact),
+            "inputs": {f"{m}/{e}": r["provenance"] for (m, e), r in self.results.items()},
+            "datasets": sorted({f"{r['dataset']['name']} ({r['dataset']['variant']}), {r['spec']['split']} split"
+                                for r in self.results.values()}),
+        }
