@@ -3,27 +3,45 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import sys
-import warnings
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
 
+def _cuda_error() -> str | None:
+    """None when CUDA really works (a device is there and a tiny kernel runs), else why not."""
+    if not torch.cuda.is_available():
+        return "torch.cuda.is_available() is False (no usable driver or device)"
+    try:
+        if (torch.ones(1, device="cuda") + 1).item() != 2:  # launch a kernel and copy back: synchronizes
+            return "a test computation on the GPU gave a wrong result"
+    except Exception as error:  # RuntimeError, AssertionError (a torch without CUDA), driver errors
+        return f"a test computation on the GPU failed ({type(error).__name__}: {error})"
+    return None
+
+
 def select_device(preference: str = "auto") -> torch.device:
-    """"auto" or "cuda" take the GPU when CUDA really works, else the CPU (with a warning for "cuda")."""
+    """The device to compute on: "cpu", or the GPU for "auto"/"cuda" when CUDA really works.
+
+    Otherwise the CPU, with a warning on stderr (so in the job's log) when a GPU was expected: the
+    preference was "cuda", or CUDA_VISIBLE_DEVICES names a device (as SLURM sets it for a job that
+    asked for a GPU). "auto" on a machine with no GPU and no CUDA_VISIBLE_DEVICES falls back silently.
+    """
     if preference not in ("auto", "cpu", "cuda"):
         raise ValueError(f"unknown device {preference!r}; allowed: auto, cpu, cuda")
-    if preference != "cpu" and torch.cuda.is_available():
-        try:
-            torch.zeros(1, device="cuda")
-            return torch.device("cuda")
-        except RuntimeError as error:
-            warnings.warn(f"CUDA is present but unusable ({error}); using the CPU")
-    elif preference == "cuda":
-        warnings.warn("device 'cuda' was asked for but CUDA is not available; using the CPU")
+    if preference == "cpu":
+        return torch.device("cpu")
+    error = _cuda_error()
+    if error is None:
+        return torch.device("cuda")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+    if preference == "cuda" or visible not in ("", "-1"):
+        reason = "device 'cuda' was asked for" if preference == "cuda" else f"CUDA_VISIBLE_DEVICES={visible}"
+        print(f"warning: {reason} but CUDA does not work: {error}; using the CPU", file=sys.stderr, flush=True)
     return torch.device("cpu")
 
 
