@@ -12,3 +12,16 @@ def offline_mnist() -> Path:
     if not (OFFLINE_MNIST / "MNIST" / "raw").exists():
         pytest.skip(f"offline MNIST not found at {OFFLINE_MNIST}")
     return OFFLINE_MNIST
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, offline_mnist):
+    """One complete smoke-scale run from real offline MNIST on the local executor, as CI does.
+
+    Shared by the workflow tests and the cluster test (whose tables must equal this run's)."""
+    from test_workflow import _copy_checkout, snakemake  # the workflow tests' helpers
+
+    workdir = _copy_checkout(tmp_path_factory.mktemp("smoke"))
+    smoke = ["--configfile", "config/scales/smoke.yaml", "--config", f"torchvision_root={offline_mnist}"]
+    snakemake(workdir, *smoke)
+    return workdir, smoke

@@ -49,15 +49,6 @@ def checkout(tmp_path):
     return _copy_checkout(tmp_path)
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, offline_mnist):
-    """One complete smoke-scale run from real offline MNIST, as CI does."""
-    workdir = _copy_checkout(tmp_path_factory.mktemp("smoke"))
-    smoke = ["--configfile", "config/scales/smoke.yaml", "--config", f"torchvision_root={offline_mnist}"]
-    snakemake(workdir, *smoke)
-    return workdir, smoke
-
-
 def test_paper_scale_dry_run_lists_every_job_of_the_slice(checkout):
     counts = job_counts(snakemake(checkout, "-n"))
     assert {rule: counts.get(rule) for rule in SLICE_JOBS} == SLICE_JOBS
