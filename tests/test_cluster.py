@@ -1,0 +1,192 @@
+"""The workflow on a GPU cluster, through profiles/slurm.
+
+- A dry run (everywhere): Snakemake's own resource report asks for a GPU for every job that trains
+  or runs a model, and for none elsewhere.
+- A real one-node SLURM cluster on loopback (tests/cluster/local_slurm.sh; marked `cluster`; needs
+  root, slurm-wlm and munge, else skipped, or failed when ADVREPRO_REQUIRE_CLUSTER=1 as in CI): the
+  whole smoke workflow gives the same tables as the local run, training jobs were submitted with a
+  GPU and cheap ones without, and a failing job is reported and retried.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from test_workflow import _copy_checkout, job_counts, snakemake
+
+pytestmark = pytest.mark.workflow
+
+LOCAL_SLURM = REPO / "tests" / "cluster" / "local_slurm.sh"
+REQUIRE_CLUSTER = os.environ.get("ADVREPRO_REQUIRE_CLUSTER") == "1"
+# Rules that train or run a model: one GPU each. Every other rule: none.
+GPU_RULES = {"train", "train_first_stage", "evaluate", "benchmark_line_search", "benchmark_train_step"}
+CHEAP_RULES = {"prepare_dataset", "table", "figure", "notebook", "report", "all"}
+# The test node: like its GPUs (placeholders, CUDA_VISIBLE_DEVICES with no device behind it), larger
+# than the machine, so that jobs overlap while they wait on the status checks.
+TEST_NODE = {"LOCAL_SLURM_GPUS": "4", "LOCAL_SLURM_CPUS": "16", "LOCAL_SLURM_MEM_MB": "65536"}
+# The local cluster has no accounting database: status by squeue (see profiles/slurm/config.yaml),
+# checked soon after submission (the default waits 40 s).
+STATUS = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5"]
+
+
+def job_resources(result: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str]]]:
+    """(rule, resources) of every job that Snakemake lists, as its `resources:` line reports them."""
+    jobs = []
+    for block in re.split(r"^(?=(?:local)?rule \w+:$)", result.stdout + result.stderr, flags=re.M):
+        rule = re.match(r"(?:local)?rule (\w+):$", block, re.M)
+        resources = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if rule and resources:
+            jobs.append((rule[1], dict(item.split("=", 1) for item in resources[1].split(", "))))
+    return jobs
+
+
+def test_slurm_profile_asks_for_a_gpu_exactly_for_the_jobs_that_run_models(tmp_path):
+    checkout = _copy_checkout(tmp_path)
+    targets = snakemake(checkout, "--list-target-rules").stdout.split()  # all + every named table/figure
+    result = snakemake(checkout, *targets, "--profile", "profiles/slurm", "-n")
+    jobs = job_resources(result)
+    assert len(jobs) == sum(job_counts(result).values())
+    rules = {rule for rule, _ in jobs}
+    assert {"train", "evaluate"} <= rules and CHEAP_RULES <= rules
+    assert any(re.fullmatch(r"lyu2015_(table|fig)\w+", rule) for rule in rules)  # named targets
+    for rule, resources in jobs:
+        assert resources["slurm_partition"] and resources["runtime"] and resources["mem_mb"], (rule, resources)
+        if rule in GPU_RULES:
+            assert resources.get("gpu") == "1", (rule, resources)
+        else:
+            assert "gpu" not in resources and "gres" not in resources, (rule, resources)
+
+
+# ---------------------------------------------------------------- a real SLURM cluster on loopback
+
+
+def _why_no_local_slurm() -> str | None:
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    missing = [c for c in ("sinfo", "sbatch", "squeue", "scontrol", "slurmctld", "slurmd", "munged")
+               if not shutil.which(c, path=path)]
+    if missing:
+        return f"SLURM is not installed ({', '.join(missing)} missing): apt-get install slurm-wlm munge"
+    if os.geteuid() != 0:
+        return "the local SLURM cluster needs root (slurmd runs the jobs)"
+    conf = Path("/etc/slurm/slurm.conf")
+    if conf.exists() and "Written by tests/cluster/local_slurm.sh" not in conf.read_text():
+        return f"{conf} belongs to a real SLURM installation; not replacing it"
+    return None
+
+
+@pytest.fixture(scope="module")
+def local_slurm():
+    """A one-node SLURM cluster with placeholder GPUs, stopped (by PID) at the end of the module."""
+    reason = _why_no_local_slurm()
+    if reason:
+        if REQUIRE_CLUSTER:
+            pytest.fail(f"ADVREPRO_REQUIRE_CLUSTER=1, but no local SLURM cluster can run here: {reason}")
+        pytest.skip(reason)
+    env = {**os.environ, **TEST_NODE}
+    try:
+        started = subprocess.run([str(LOCAL_SLURM), "start"], env=env, capture_output=True, text=True, timeout=180)
+        if started.returncode != 0:
+            pytest.fail(f"local SLURM did not start:\n{started.stdout}\n{started.stderr}")
+        yield
+    finally:
+        stopped = subprocess.run([str(LOCAL_SLURM), "stop"], env=env, capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 0, f"local SLURM did not stop:\n{stopped.stdout}\n{stopped.stderr}"
+
+
+@pytest.fixture(scope="module")
+def site_checkout(tmp_path_factory):
+    """A fresh checkout whose SLURM profile got the only edits a user makes: partition and account."""
+    checkout = _copy_checkout(tmp_path_factory.mktemp("cluster"))
+    profile = checkout / "profiles/slurm/config.yaml"
+    text, partitions = re.subn(r'^(\s*slurm_partition:)\s*"[^"]*"', r'\1 "debug"', profile.read_text(), flags=re.M)
+    text, accounts = re.subn(r"^\s*slurm_account:.*\n", "", text, flags=re.M)  # no accounts here
+    assert (partitions, accounts) == (1, 1), "profiles/slurm/config.yaml: one slurm_partition and one slurm_account"
+    profile.write_text(text)
+    return checkout
+
+
+def slurm_snakemake(workdir: Path, *args: str, limit: int) -> subprocess.CompletedProcess:
+    """snakemake --profile profiles/slurm, bounded: Snakemake ignores SIGTERM while it waits on jobs."""
+    command = ["timeout", "-k", "10", str(limit), sys.executable, "-m", "snakemake", "--profile", "profiles/slurm",
+               *STATUS, *args]
+    return subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+
+
+def slurm_jobs(run: subprocess.CompletedProcess) -> list[dict[str, str]]:
+    """The jobs of one Snakemake run as slurmctld lists them (it keeps finished jobs for MinJobAge)."""
+    run_id = re.search(r"SLURM run ID: (\S+)", run.stdout + run.stderr)[1]
+    listing = subprocess.run(["scontrol", "show", "job", "--oneliner"], capture_output=True, text=True, check=True)
+    jobs = [dict(re.findall(r"(\w+)=(\S*)", line)) for line in listing.stdout.splitlines()]
+    return sorted((job for job in jobs if job.get("JobName") == run_id), key=lambda job: int(job["JobId"]))
+
+
+def rule_of(job: dict[str, str]) -> str:
+    """The rule of a job, from the comment the executor plugin gives it (rule_<name>[_wildcards_<...>])."""
+    return re.fullmatch(r"rule_(\w+?)(?:_wildcards_.*)?", job["Comment"])[1]
+
+
+def _failure(run: subprocess.CompletedProcess, workdir: Path) -> str:
+    logs = sorted((workdir / ".snakemake/slurm_logs").rglob("*.log")) if (workdir / ".snakemake").exists() else []
+    kept = "\n".join(f"--- {log}\n{log.read_text()[-2000:]}" for log in logs[-3:])
+    return f"exit {run.returncode}\n{run.stdout[-3000:]}\n{run.stderr[-6000:]}\n{kept}"
+
+
+@pytest.fixture(scope="module")
+def cluster_run(local_slurm, site_checkout, offline_mnist):
+    """The whole smoke workflow through SLURM, as a researcher runs it on a cluster."""
+    run = slurm_snakemake(site_checkout, "--configfile", "config/scales/smoke.yaml",
+                          "--config", f"torchvision_root={offline_mnist}", limit=1200)
+    assert run.returncode == 0, _failure(run, site_checkout)
+    return site_checkout, run
+
+
+@pytest.mark.cluster
+def test_cluster_smoke_run_gives_the_tables_of_the_local_run(cluster_run, smoke_run):
+    workdir, _ = cluster_run
+    local, remote = smoke_run[0] / "results/tables", workdir / "results/tables"
+    tables = sorted(p.relative_to(local) for p in local.rglob("*.csv"))
+    assert tables and tables == sorted(p.relative_to(remote) for p in remote.rglob("*.csv"))
+    for table in tables:
+        assert (remote / table).read_text() == (local / table).read_text(), f"{table} differs from the local run"
+    assert (workdir / "results/report/index.html").exists()
+
+
+@pytest.mark.cluster
+def test_training_jobs_were_submitted_with_a_gpu_and_cheap_jobs_without(cluster_run):
+    workdir, run = cluster_run
+    by_rule = {}
+    for job in slurm_jobs(run):
+        by_rule.setdefault(rule_of(job), []).append(job)
+    assert len(by_rule.get("train", [])) == job_counts(run)["train"] > 0
+    for rule, jobs in by_rule.items():
+        want = "gres:gpu:1" if rule in GPU_RULES else None
+        assert all(job.get("TresPerJob") == want for job in jobs), (rule, [job.get("TresPerJob") for job in jobs])
+    assert CHEAP_RULES - {"all"} <= set(by_rule)  # `all` runs on the submitting host
+    # Each training job saw the GPU that SLURM handed it, found no working CUDA behind it, and said so.
+    train_logs = list((workdir / "results/logs/train").rglob("*.log"))
+    assert train_logs
+    for log in train_logs:
+        text = log.read_text()
+        assert "CUDA_VISIBLE_DEVICES=" in text and "using the CPU" in text, log
+
+
+@pytest.mark.cluster
+def test_a_failing_job_is_reported_and_retried(local_slurm, site_checkout, tmp_path):
+    workdir = tmp_path / "retry"
+    run = slurm_snakemake(site_checkout, "--snakefile", "tests/cluster/Snakefile", "--directory", str(workdir),
+                          limit=300)
+    assert run.returncode == 0, _failure(run, workdir)
+    output = run.stdout + run.stderr
+    assert "Error in rule flaky" in output and "SLURM status is: 'FAILED'" in output
+    assert "Trying to restart job" in output
+    assert (workdir / "flaky.txt").read_text().strip() == "2"  # written by the second attempt
+    failed_log = Path(re.search(r"log: (\S+/slurm_logs/rule_flaky/\S+\.log)", output)[1])
+    assert "flaky: failing on purpose" in failed_log.read_text()  # the failed job's log is kept
+    states = [job["JobState"] for job in slurm_jobs(run) if rule_of(job) == "flaky"]
+    assert states == ["FAILED", "COMPLETED"]
