@@ -147,8 +147,9 @@ def cluster_run(local_slurm, site_checkout, offline_mnist):
 
 
 @pytest.mark.cluster
-def test_cluster_smoke_run_gives_the_tables_of_the_local_run(cluster_run, smoke_run):
+def test_cluster_smoke_run_gives_the_tables_of_the_local_run(cluster_run, request):
     workdir, _ = cluster_run
+    smoke_run = request.getfixturevalue("smoke_run")  # the local run, only once the cluster run is there
     local, remote = smoke_run[0] / "results/tables", workdir / "results/tables"
     tables = sorted(p.relative_to(local) for p in local.rglob("*.csv"))
     assert tables and tables == sorted(p.relative_to(remote) for p in remote.rglob("*.csv"))

@@ -4,8 +4,8 @@
 #   tests/cluster/local_slurm.sh start    # as root
 #   tests/cluster/local_slurm.sh stop
 #
-# start: writes /etc/slurm/slurm.conf and gres.conf (a placeholder GPU: jobs that ask for one get
-#        CUDA_VISIBLE_DEVICES=0 with no device behind it; refuses to replace a configuration it did
+# start: writes /etc/slurm/slurm.conf and gres.conf (placeholder GPUs: a job that asks for one gets
+#        CUDA_VISIBLE_DEVICES=<i> with no device behind it; refuses to replace a configuration it did
 #        not write), wipes the spool dirs, starts munged (unless one already runs), slurmctld and
 #        slurmd, and waits until the node is idle. State, logs and pid files live in $LOCAL_SLURM_DIR.
 #        (The configuration must be at the default path: the executor plugin drops SLURM_* variables,
@@ -151,7 +151,13 @@ stop() {
   if alive "$DIR/slurmctld.pid"; then
     local jobs
     jobs=$(squeue -h -o %i 2>/dev/null || true)
-    [[ -z $jobs ]] || scancel $jobs 2>/dev/null || true
+    if [[ -n $jobs ]]; then
+      scancel $jobs 2>/dev/null || true
+      for _ in $(seq $((TIMEOUT * 2))); do
+        [[ -z $(squeue -h -o %i 2>/dev/null) ]] && break
+        sleep 0.5
+      done
+    fi
   fi
   stop_pidfile slurmd "$DIR/slurmd.pid"
   stop_pidfile slurmctld "$DIR/slurmctld.pid"
