@@ -1,4 +1,4 @@
-"""Evaluations of a trained model: clean error, Gaussian-noise sweeps, minimum perturbations.
+"""Evaluations of a trained model: clean error, Gaussian-noise sweeps, minimum perturbations, perturbed examples.
 
 All work is batched over examples (dim 0); the model's train/eval mode and parameter
 gradients are left exactly as they were found.
@@ -128,6 +128,22 @@ def perturbation_statistics(norms: torch.Tensor) -> dict:
     }
 
 
+def perturbation_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, p: float, sigmas: list[float],
+                          n: int, seed: int) -> dict:
+    """`n` seeded random points and their steepest-ascent perturbations of norm sigma for each sigma,
+    with the model's predictions before and after (Lyu et al. 2015, Figs. 1-4; eq. 22)."""
+    pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].to(x.device)
+    x, y = x[pick], y[pick]
+    grad = input_gradient(model, x, y)
+    result = {"indices": pick.tolist(), "labels": y.tolist(), "images": x.cpu().tolist(),
+              "predictions": predict(model, x).argmax(1).tolist(), "p": p, "perturbed": []}
+    for sigma in sigmas:
+        eps = steepest_ascent(grad, p, sigma)
+        result["perturbed"].append({"sigma": sigma, "perturbations": eps.cpu().tolist(),
+                                    "predictions": predict(model, x + eps).argmax(1).tolist()})
+    return result
+
+
 def _batched(fn: Callable[..., torch.Tensor], x: torch.Tensor, y: torch.Tensor, batch_size: int, **kw) -> torch.Tensor:
     return torch.cat([fn(xb, yb, **kw) for xb, yb in zip(x.split(batch_size), y.split(batch_size))])
 
@@ -144,4 +160,7 @@ def run(kind: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: dic
         norms = _batched(lambda xb, yb: min_perturbation_along_gradient(
             model, xb, yb, max_norm=spec["max_norm"], tol=spec["tol"]), x, y, batch_size)
         return {"statistics": perturbation_statistics(norms), "norms": norms.cpu().tolist()}
-    raise ValueError(f"unknown evaluation kind {kind!r}; allowed: clean, gaussian_noise, min_perturbation")
+    if kind == "perturbation_examples":
+        return perturbation_examples(model, x, y, p=spec["p"], sigmas=spec["sigmas"], n=spec["n"], seed=seed)
+    raise ValueError(f"unknown evaluation kind {kind!r}; allowed: clean, gaussian_noise, min_perturbation, "
+                     "perturbation_examples")
