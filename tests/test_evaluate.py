@@ -115,3 +115,18 @@ def test_perturbation_examples_are_steps_of_norm_sigma_along_the_gradient():
         cosine = torch.nn.functional.cosine_similarity(eps.flatten(1), grad.flatten(1))
         torch.testing.assert_close(cosine, torch.ones(5))
         assert step["predictions"] == model(picked + eps).argmax(1).tolist()
+
+
+def test_running_out_of_memory_halves_the_batch_and_gives_the_same_result(capsys):
+    x = torch.arange(300.0).view(300, 1)
+    sizes = []
+
+    def fn(chunk):
+        sizes.append(len(chunk))
+        if len(chunk) > 64:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return chunk * 2
+
+    torch.testing.assert_close(evaluate.map_batches(fn, x, batch_size=256), x * 2)
+    assert sizes[:4] == [256, 128, 64, 64] and max(sizes[2:]) <= 64
+    assert "out of memory: evaluating in batches of 64" in capsys.readouterr().err

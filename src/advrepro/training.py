@@ -13,10 +13,14 @@ Protocols (spec["protocol"]["kind"]):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import signal
 import sys
+import threading
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -130,6 +134,24 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
+class Preempted(RuntimeError):
+    """Training stopped on SIGTERM (a cluster preempting the job) after saving a checkpoint."""
+
+
+@contextlib.contextmanager
+def _sigterm_flag() -> Iterator[dict]:
+    """{"set": bool} that turns True on SIGTERM while the block runs (main thread only)."""
+    flag = {"set": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: flag.update(set=True))
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def train(
     model: nn.Module,
     images: torch.Tensor,
@@ -147,9 +169,10 @@ def train(
     spec: {"objective", "epochs", "batch_size", "lr", "momentum"} and optionally "lr_schedule",
     "momentum_schedule", "protocol" (see the module docstring). With `first_stage` (the record a
     two-stage model's first stage returned) the second stage runs, for at most
-    protocol["continue_max_epochs"] epochs. Every `checkpoint_every` epochs the state goes
-    atomically to `checkpoint`; a later call with the same arguments resumes from it and ends with
-    the same weights as an uninterrupted run.
+    protocol["continue_max_epochs"] epochs. Every `checkpoint_every` epochs, and at the next
+    minibatch after a SIGTERM (then raising Preempted), the state goes atomically to `checkpoint`;
+    a later call with the same arguments resumes from it, mid-epoch if need be, and ends with the
+    same weights as an uninterrupted run.
     Returns {"history": per-epoch records, "stop": why it stopped, "epochs", "steps", ...}; the
     first stage also returns "best_epoch", "best_error", "target_objective", "lr", "momentum".
     """
@@ -171,9 +194,15 @@ def train(
         max_epochs = start_epoch + protocol["continue_max_epochs"]
 
     optimizer = MomentumSGD(parameter_groups(model), lr=spec["lr"], momentum=spec["momentum"])
-    state = {"epoch": start_epoch, "step": start_step, "history": [], "best": None, "stop": "epochs"}
+    state = {"epoch": start_epoch, "step": start_step, "batch": 0, "partial": torch.zeros(2, device=device),
+             "history": [], "best": None, "stop": "epochs"}
     checkpoint = Path(checkpoint)
     spec_hash = config_hash({"spec": spec, "seed": seed, "first_stage": first_stage and first_stage["target_objective"]})
+
+    def save() -> None:
+        save_tensors(checkpoint, {"spec_hash": spec_hash, "state": state, "rng": _rng_state(),
+                                  "model": model.state_dict(), "optimizer": optimizer.state_dict()})
+
     torch.manual_seed(seed)
     if checkpoint.exists():
         saved = load_tensors(checkpoint, device)
@@ -182,65 +211,72 @@ def train(
             optimizer.load_state_dict(saved["optimizer"])
             _set_rng_state(saved["rng"])
             state = saved["state"]
-            print(f"[{name}] resuming from {checkpoint} at epoch {state['epoch']}", file=sys.stderr)
+            print(f"[{name}] resuming from {checkpoint} at epoch {state['epoch']}, batch {state['batch']}",
+                  file=sys.stderr)
 
     n = len(labels)
     model.train()
     bar = tqdm(total=max_epochs, initial=state["epoch"], desc=name, file=sys.stderr, mininterval=2.0)
-    while state["epoch"] < max_epochs and state["stop"] == "epochs":
-        epoch = state["epoch"]
-        for group in optimizer.param_groups:
-            group["momentum"] = momentum(spec, epoch)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).to(device)
-        total_loss = torch.zeros((), device=device)
-        wrong = torch.zeros((), device=device)
-        for batch in order.split(spec["batch_size"]):
-            lr = learning_rate(spec, epoch, state["step"])
+    with _sigterm_flag() as sigterm:
+        while state["epoch"] < max_epochs and state["stop"] == "epochs":
+            epoch = state["epoch"]
             for group in optimizer.param_groups:
-                group["lr"] = lr
-            x, y = images[batch], labels[batch]
-            loss, logits = objective(model, x, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            project_max_norm_(model)
-            state["step"] += 1
-            with torch.no_grad():
-                total_loss += _loss_total(loss, len(batch), summed)
-                wrong += (logits.argmax(1) != y).sum()
-        mean_loss = total_loss.item() / n
-        if not math.isfinite(mean_loss):
-            raise FloatingPointError(f"[{name}] training diverged at epoch {epoch + 1}: loss is {mean_loss}")
-        record = {"epoch": epoch + 1, "loss": mean_loss, "train_error": wrong.item() / n, "lr": lr,
-                  "momentum": optimizer.param_groups[0]["momentum"]}
-        state["epoch"] = epoch + 1
-        if early_stopping:
-            _early_stopping_epoch(model, objective, images, labels, held_out, spec, summed, state, record, optimizer)
-        elif first_stage is not None:
-            record["held_out_objective"] = mean_objective(model, objective, *held_out, spec["batch_size"], summed)
-            if record["held_out_objective"] <= first_stage["target_objective"]:
-                state["stop"] = "held-out objective reached the first stage's training objective"
-        state["history"].append(record)
-        bar.update(1)
-        bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in ("loss", "train_error", "valid_error",
-                                                                            "held_out_objective")}, refresh=False)
-        if state["epoch"] % checkpoint_every == 0 or state["epoch"] == max_epochs or state["stop"] != "epochs":
-            save_tensors(checkpoint, {"spec_hash": spec_hash, "state": state, "rng": _rng_state(),
-                                      "model": model.state_dict(), "optimizer": optimizer.state_dict()})
+                group["momentum"] = momentum(spec, epoch)
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).to(device)
+            batches = order.split(spec["batch_size"])
+            for index in range(state["batch"], len(batches)):
+                if sigterm["set"]:
+                    state["batch"] = index
+                    save()
+                    raise Preempted(f"[{name}] stopped by SIGTERM in epoch {epoch + 1} before batch {index + 1}; "
+                                    f"checkpoint saved to {checkpoint}, rerun to resume")
+                lr = learning_rate(spec, epoch, state["step"])
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                x, y = images[batches[index]], labels[batches[index]]
+                loss, logits = objective(model, x, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                project_max_norm_(model)
+                state["step"] += 1
+                with torch.no_grad():
+                    state["partial"] += torch.stack([_loss_total(loss, len(y), summed), (logits.argmax(1) != y).sum()])
+            mean_loss, train_error = (state["partial"] / n).tolist()
+            if not math.isfinite(mean_loss):
+                raise FloatingPointError(f"[{name}] training diverged at epoch {epoch + 1}: loss is {mean_loss}")
+            record = {"epoch": epoch + 1, "loss": mean_loss, "train_error": train_error,
+                      "lr": learning_rate(spec, epoch, state["step"] - 1), "momentum": optimizer.param_groups[0]["momentum"]}
+            state.update(epoch=epoch + 1, batch=0, partial=torch.zeros(2, device=device))
+            if early_stopping:
+                _early_stopping_epoch(model, held_out, spec, state, record)
+            elif first_stage is not None:
+                record["held_out_objective"] = mean_objective(model, objective, *held_out, spec["batch_size"], summed)
+                if record["held_out_objective"] <= first_stage["target_objective"]:
+                    state["stop"] = "held-out objective reached the first stage's training objective"
+            state["history"].append(record)
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in (
+                "loss", "train_error", "valid_error", "held_out_objective")}, refresh=False)
+            if state["epoch"] % checkpoint_every == 0 or state["epoch"] == max_epochs or state["stop"] != "epochs":
+                save()
     bar.close()
-    return _finish(model, state)
+    result = _finish(model, state)
+    if early_stopping:  # pylearn2's train_objective of the best epoch: the objective on the training part
+        model.train()
+        result["target_objective"] = mean_objective(model, objective, images, labels, spec["batch_size"], summed)
+        model.eval()
+    return result
 
 
-def _early_stopping_epoch(model, objective, images, labels, held_out, spec, summed, state, record, optimizer):
-    """Validate after an epoch; keep the best weights and the training objective there; stop on patience."""
+def _early_stopping_epoch(model: nn.Module, held_out: tuple, spec: dict, state: dict, record: dict) -> None:
+    """Validate after an epoch; keep the best weights; stop after `patience` epochs without a lower error."""
     record["valid_error"] = error_rate(model, *held_out)
     best = state["best"]
     if best is None or record["valid_error"] < best["error"]:
         state["best"] = {
             "epoch": state["epoch"], "error": record["valid_error"], "steps": state["step"],
-            "lr": record["lr"], "momentum": record["momentum"],
-            "train_objective": mean_objective(model, objective, images, labels, spec["batch_size"], summed),
-            "model": copy.deepcopy(model.state_dict()),
+            "lr": record["lr"], "momentum": record["momentum"], "model": copy.deepcopy(model.state_dict()),
         }
     elif state["epoch"] - best["epoch"] >= spec["protocol"]["patience"]:
         state["stop"] = f"no lower validation error for {spec['protocol']['patience']} epochs"
@@ -254,5 +290,5 @@ def _finish(model: nn.Module, state: dict) -> dict:
     if best is not None:
         model.load_state_dict(best["model"])
         result.update(best_epoch=best["epoch"], best_error=best["error"], steps_at_best=best["steps"],
-                      target_objective=best["train_objective"], lr=best["lr"], momentum=best["momentum"])
+                      lr=best["lr"], momentum=best["momentum"])
     return result
