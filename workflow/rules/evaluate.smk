@@ -10,7 +10,7 @@ rule evaluate:
         model_spec=lambda w: registry.model_spec(config, PAPERS[w.paper], w.model),
         scale=config["scale"],
         device=config["device"],
-    threads: 4  # torch's intra-op threads (capped by --cores; cpus per task on a cluster)
+    threads: config["model_threads"]  # torch's intra-op threads (capped by --cores)
     log:
         "results/logs/evaluate/{paper}/{model}/{evaluation}.log",
     benchmark:

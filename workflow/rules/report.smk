@@ -46,7 +46,7 @@ rule benchmark_train_step:
         python=sys.executable,
         repeats=5 if config["scale"] == "smoke" else 20,
         device=config["device"],
-    threads: 4
+    threads: config["model_threads"]
     log:
         "results/logs/benchmarks/train_step.log",
     conda:

@@ -10,7 +10,7 @@ rule train_first_stage:
         scale=config["scale"],
         device=config["device"],
         checkpoint_every=config["checkpoint_every"],
-    threads: 4  # torch's intra-op threads (capped by --cores; cpus per task on a cluster)
+    threads: config["model_threads"]  # torch's intra-op threads (capped by --cores)
     log:
         "results/logs/train/{paper}/{model}.first_stage.log",
     benchmark:
@@ -34,7 +34,7 @@ rule train:
         scale=config["scale"],
         device=config["device"],
         checkpoint_every=config["checkpoint_every"],
-    threads: 4  # torch's intra-op threads (capped by --cores; cpus per task on a cluster)
+    threads: config["model_threads"]  # torch's intra-op threads (capped by --cores)
     log:
         "results/logs/train/{paper}/{model}.log",
     benchmark:
