@@ -25,7 +25,7 @@ wildcard_constraints:
     paper="|".join(PAPERS),
     model=r"[^/]+",
     evaluation=r"[^/]+",
-    dataset="mnist|cifar10",
+    dataset="mnist|cifar10",  # raw datasets; preprocessed ones add a suffix (data.smk)
 
 
 include: "workflow/rules/common.smk"

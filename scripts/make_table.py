@@ -4,7 +4,7 @@ from advrepro import papers, tables
 
 sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
 artifact, paper = sm.params.artifact, sm.wildcards.paper
-inputs = papers.ArtifactInputs.load(sm.input.results, sm.params.labels)
+inputs = papers.ArtifactInputs.load(sm.input.results, sm.params.models)
 long = papers.builder(paper, artifact["builder"])(artifact, inputs)
 reference = artifact.get("reference") or {}
 meta = {

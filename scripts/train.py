@@ -1,4 +1,5 @@
-"""Train one registry model; write its weights and a provenance JSON beside them."""
+"""Train one registry model (or the first stage of a two-stage one); write its weights and a
+provenance JSON with the training record beside them."""
 
 import time
 from pathlib import Path
@@ -7,19 +8,25 @@ from advrepro import data, io, models, provenance, runtime, training
 
 sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
 spec = sm.params.spec
+name = f"{sm.wildcards.paper}/{sm.wildcards.model}" + (" (first stage)" if sm.rule == "train_first_stage" else "")
 with runtime.log_to(sm.log[0]):
     started = time.time()
     device = runtime.select_device(sm.params.device)
+    runtime.set_threads(sm.threads)
     runtime.seed_everything(spec["seed"])
     images, labels, dataset_meta = data.load_split(sm.input.dataset, "train", limit=spec["train_examples"], device=device)
-    model = models.build(spec["architecture"], spec["dataset"]).to(device)
+    model = models.build(spec["architecture"], spec["dataset"], **spec["options"]).to(device)
+    first_stage = None
+    if "first_stage" in sm.input.keys():
+        model.load_state_dict(io.load_tensors(sm.input.first_stage, device))
+        first_stage = io.read_json(sm.input.first_stage_record)["training"]
     checkpoint = Path(sm.output.weights).with_name("checkpoint.pt")
-    history = training.train(model, images, labels, spec=spec["training"], seed=spec["seed"], checkpoint=checkpoint,
-                             checkpoint_every=sm.params.checkpoint_every, name=f"{sm.wildcards.paper}/{sm.wildcards.model}")
+    record = training.train(model, images, labels, spec=spec["training"], seed=spec["seed"], checkpoint=checkpoint,
+                            checkpoint_every=sm.params.checkpoint_every, name=name, first_stage=first_stage)
     io.save_tensors(sm.output.weights, {k: v.cpu() for k, v in model.state_dict().items()})
     io.write_json(sm.output.provenance, {
-        "paper": sm.wildcards.paper, "model": sm.wildcards.model, "spec": spec, "dataset": dataset_meta,
-        "n_train": len(labels), "history": history,
+        "paper": sm.wildcards.paper, "model": sm.wildcards.model, "stage": sm.rule, "spec": spec,
+        "dataset": dataset_meta, "n_train": len(labels), "training": record,
         "provenance": provenance.record(spec, scale=sm.params.scale, seed=spec["seed"], device=device, started=started),
     })
     checkpoint.unlink(missing_ok=True)

@@ -14,6 +14,12 @@ def offline_mnist() -> Path:
     return OFFLINE_MNIST
 
 
+def smoke_args(torchvision_root: Path) -> list[str]:
+    """The smoke-scale configuration of the test runs, local and on the cluster (same arguments, same tables)."""
+    return ["--configfile", "config/scales/smoke.yaml", "--config", f"torchvision_root={torchvision_root}",
+            "synthetic_cifar10=True"]
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory, offline_mnist):
     """One complete smoke-scale run from real offline MNIST on the local executor, as CI does.
@@ -22,6 +28,6 @@ def smoke_run(tmp_path_factory, offline_mnist):
     from test_workflow import _copy_checkout, snakemake  # the workflow tests' helpers
 
     workdir = _copy_checkout(tmp_path_factory.mktemp("smoke"))
-    smoke = ["--configfile", "config/scales/smoke.yaml", "--config", f"torchvision_root={offline_mnist}"]
+    smoke = smoke_args(offline_mnist)
     snakemake(workdir, *smoke)
     return workdir, smoke

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, smoke_args
 from test_workflow import _copy_checkout, job_counts, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -143,8 +143,7 @@ def _failure(run: subprocess.CompletedProcess, workdir: Path) -> str:
 @pytest.fixture(scope="module")
 def cluster_run(local_slurm, site_checkout, offline_mnist):
     """The whole smoke workflow through SLURM, as a researcher runs it on a cluster."""
-    run = slurm_snakemake(site_checkout, *CLUSTER_TARGETS, "--configfile", "config/scales/smoke.yaml",
-                          "--config", f"torchvision_root={offline_mnist}", limit=1200)
+    run = slurm_snakemake(site_checkout, *CLUSTER_TARGETS, *smoke_args(offline_mnist), limit=1200)
     assert run.returncode == 0, _failure(run, site_checkout)
     return site_checkout, run
 

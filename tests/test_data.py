@@ -48,3 +48,111 @@ def test_synthetic_cifar10_stand_in_says_it_is_synthetic(tmp_path):
     images, labels, loaded = data.load_split(tmp_path / "c.pt", "train")
     assert meta["synthetic"] and loaded["variant"] == "synthetic-standin"
     assert images.shape == (20, 3, 32, 32) and labels.max() < 10
+
+
+def _images(n=500, seed=0):
+    """n random 3x8x8 images with 0-255 values and correlated pixels (a fixed random mixing)."""
+    gen = torch.Generator().manual_seed(seed)
+    mixing = torch.eye(192, dtype=torch.float64) + 0.3 * torch.randn(192, 192, generator=gen, dtype=torch.float64)
+    flat = torch.randn(n, 192, generator=gen, dtype=torch.float64) @ mixing
+    return (128 + 20 * flat).reshape(n, 3, 8, 8)
+
+
+def _covariance(images):
+    x = images.reshape(len(images), -1).double()
+    x = x - x.mean(dim=0)
+    return x.T @ x / len(x)
+
+
+def test_gcn_gives_each_image_mean_zero_and_norm_scale():
+    images = _images()
+    out = data.global_contrast_normalize(images, scale=55.0)
+    assert out.shape == images.shape and out.dtype == torch.float32
+    flat = out.reshape(len(out), -1).double()
+    assert torch.allclose(flat.mean(dim=1), torch.zeros(len(flat), dtype=torch.float64), atol=1e-5)
+    assert torch.allclose(flat.norm(dim=1), torch.full((len(flat),), 55.0, dtype=torch.float64), rtol=1e-5)
+    # direction is kept: the centered input divided by its own norm, times 55
+    x = images.reshape(len(images), -1)
+    x = x - x.mean(dim=1, keepdim=True)
+    assert torch.allclose(flat, 55 * x / x.norm(dim=1, keepdim=True), atol=1e-4)
+    # pylearn2's min_divisor: a constant image is not divided by ~0, it becomes zeros
+    flat_image = data.global_contrast_normalize(torch.full((1, 3, 8, 8), 200.0))
+    assert torch.equal(flat_image, torch.zeros(1, 3, 8, 8))
+
+
+def test_zca_without_bias_whitens_its_fitting_set():
+    images = _images()  # 500 examples > 192 features: full-rank covariance
+    assert torch.linalg.cond(_covariance(images)) > 10  # the input is far from white
+    mean, matrix = data.fit_zca(images, filter_bias=0.0)
+    assert mean.shape == (192,) and matrix.shape == (192, 192) and matrix.dtype == torch.float64
+    assert torch.allclose(matrix, matrix.T, atol=1e-10)
+    out = data.apply_zca(images, mean, matrix)
+    assert out.shape == images.shape and out.dtype == torch.float32
+    assert torch.allclose(_covariance(out), torch.eye(192, dtype=torch.float64), atol=1e-3)
+    assert out.reshape(500, -1).double().mean(dim=0).abs().max() < 1e-4  # centered by the fitted mean
+
+
+def test_zca_with_filter_bias_matches_the_closed_form():
+    images = data.global_contrast_normalize(_images(seed=1))
+    mean, matrix = data.fit_zca(images, filter_bias=0.1)
+    assert torch.allclose(matrix, matrix.T, atol=1e-10)
+    assert torch.allclose(mean, images.reshape(500, -1).double().mean(dim=0), atol=1e-5)
+    cov = _covariance(images)
+    expected = cov @ torch.linalg.inv(cov + 0.1 * torch.eye(192, dtype=torch.float64))
+    whitened = _covariance(data.apply_zca(images, mean, matrix))
+    assert torch.allclose(whitened, expected, atol=1e-4)
+    # and W itself is (C + bI)^{-1/2}: W @ W @ (C + bI) = I
+    product = matrix @ matrix @ (cov + 0.1 * torch.eye(192, dtype=torch.float64))
+    assert torch.allclose(product, torch.eye(192, dtype=torch.float64), atol=1e-6)
+
+
+def test_zca_blocks_give_the_same_result_as_one_pass(monkeypatch):
+    images = _images(n=300)
+    mean, matrix = data.fit_zca(images)
+    whole = data.apply_zca(images, mean, matrix)
+    monkeypatch.setattr(data, "_CHUNK", 7)  # 300 = 42 blocks of 7 and one of 6
+    mean7, matrix7 = data.fit_zca(images)
+    assert torch.allclose(mean7, mean) and torch.allclose(matrix7, matrix, atol=1e-8)
+    assert torch.allclose(data.apply_zca(images, mean7, matrix7), whole, atol=1e-4)
+
+
+def test_preprocess_end_to_end_on_the_synthetic_stand_in(tmp_path, capsys):
+    raw = tmp_path / "c.pt"
+    data.synthetic_cifar10(raw, n_train=400, n_test=50, seed=0)
+    meta = data.preprocess(raw, tmp_path / "c_gcn_zca.pt", kind="gcn_zca")
+    assert "fitting ZCA" in capsys.readouterr().err
+    archive = torch.load(tmp_path / "c_gcn_zca.pt", weights_only=True)
+    source = torch.load(raw, weights_only=True)
+    for split, n in (("train", 400), ("test", 50)):
+        assert archive[split]["images"].shape == (n, 3, 32, 32)
+        assert archive[split]["images"].dtype == torch.float32
+        assert torch.equal(archive[split]["labels"], source[split]["labels"])
+    assert meta == archive["meta"]
+    assert meta["synthetic"] is True and meta["variant"] == "synthetic-standin" and meta["name"] == "cifar10"
+    assert meta["n_train"] == 400 and meta["n_test"] == 50
+    assert meta["preprocessing"] == {"kind": "gcn_zca", "gcn_scale": 55.0, "zca_filter_bias": 0.1,
+                                     "fit_on": "train (400 images)"}
+    # the output equals GCN then ZCA fit on all training images
+    gcn_train = data.global_contrast_normalize(source["train"]["images"].float())
+    mean, matrix = data.fit_zca(gcn_train, filter_bias=0.1)
+    expected = data.apply_zca(data.global_contrast_normalize(source["test"]["images"].float()), mean, matrix)
+    assert torch.allclose(archive["test"]["images"], expected, atol=1e-3)
+    assert archive["train"]["images"].reshape(400, -1).double().mean(dim=0).abs().max() < 1e-4
+    # load_split hands preprocessed images back unchanged (no /255)
+    images, labels, loaded = data.load_split(tmp_path / "c_gcn_zca.pt", "train", limit=100)
+    assert images.dtype == torch.float32 and torch.equal(images, archive["train"]["images"][:100])
+    assert images.min() < 0 and loaded["preprocessing"]["kind"] == "gcn_zca"
+    # a prepared (uint8) archive is still scaled to [0, 1]
+    raw_images, _, _ = data.load_split(raw, "train", limit=10)
+    assert torch.equal(raw_images, source["train"]["images"][:10].float() / 255)
+
+
+def test_preprocess_rejects_unknown_kinds_and_preprocessed_input(tmp_path):
+    raw = tmp_path / "c.pt"
+    data.synthetic_cifar10(raw, n_train=300, n_test=10, seed=0)
+    with pytest.raises(ValueError, match="allowed: gcn_zca"):
+        data.preprocess(raw, tmp_path / "out.pt", kind="zca_only")
+    assert not (tmp_path / "out.pt").exists()
+    data.preprocess(raw, tmp_path / "once.pt")
+    with pytest.raises(ValueError, match="already preprocessed"):
+        data.preprocess(tmp_path / "once.pt", tmp_path / "twice.pt")

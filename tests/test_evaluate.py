@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from advrepro import evaluate
 from advrepro.evaluate import (
     clean_error, error_under_noise, input_gradient, min_perturbation_along_gradient, perturbation_statistics,
 )
@@ -97,3 +98,35 @@ def test_noise_sweep_without_noise_is_the_clean_error_and_is_seeded():
 def test_perturbation_statistics_use_finite_points_only():
     stats = perturbation_statistics(torch.tensor([1.0, 3.0, math.inf, math.nan]))
     assert stats["mean"] == 2.0 and stats["n_correct"] == 3 and stats["n_finite"] == 2 and stats["n_no_flip"] == 1
+
+
+def test_perturbation_examples_are_steps_of_norm_sigma_along_the_gradient():
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.rand(50, 1, 28, 28, generator=gen), torch.randint(0, 10, (50,), generator=gen)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    result = evaluate.perturbation_examples(model, x, y, p=2, sigmas=[1.0, 10.0], n=5, seed=3)
+    assert len(result["indices"]) == len(set(result["indices"])) == 5
+    picked = x[result["indices"]]
+    torch.testing.assert_close(torch.tensor(result["images"]), picked)
+    grad = evaluate.input_gradient(model, picked, y[result["indices"]])
+    for step in result["perturbed"]:
+        eps = torch.tensor(step["perturbations"])
+        torch.testing.assert_close(eps.flatten(1).norm(dim=1), torch.full((5,), step["sigma"]))
+        cosine = torch.nn.functional.cosine_similarity(eps.flatten(1), grad.flatten(1))
+        torch.testing.assert_close(cosine, torch.ones(5))
+        assert step["predictions"] == model(picked + eps).argmax(1).tolist()
+
+
+def test_running_out_of_memory_halves_the_batch_and_gives_the_same_result(capsys):
+    x = torch.arange(300.0).view(300, 1)
+    sizes = []
+
+    def fn(chunk):
+        sizes.append(len(chunk))
+        if len(chunk) > 64:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return chunk * 2
+
+    torch.testing.assert_close(evaluate.map_batches(fn, x, batch_size=256), x * 2)
+    assert sizes[:4] == [256, 128, 64, 64] and max(sizes[2:]) <= 64
+    assert "out of memory: evaluating in batches of 64" in capsys.readouterr().err

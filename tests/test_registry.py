@@ -58,8 +58,8 @@ def test_scale_limits_cap_epochs_examples_and_draws():
     config = registry.deep_merge(CONFIG, {"limits": {"max_epochs": 3, "train_examples": 50, "eval_examples": 20, "max_draws": 2}})
     papers = _load(config)
     model = registry.model_spec(config, papers["lyu2015"], "softmax_wd1")
-    noise = registry.evaluation_spec(config, papers["lyu2015"], "noise")
-    perturbation = registry.evaluation_spec(config, papers["lyu2015"], "min_perturbation")
+    noise = registry.evaluation_spec(config, papers["lyu2015"], "noise", "softmax_wd1")
+    perturbation = registry.evaluation_spec(config, papers["lyu2015"], "min_perturbation", "softmax_wd1")
     assert model["training"]["epochs"] == 3 and model["train_examples"] == 50
     assert noise["draws"] == 2 and noise["examples"] == 20 and perturbation["examples"] == 50
     assert papers["lyu2015"]["models"]["softmax_wd1"]["training"]["epochs"] == 100  # registry untouched

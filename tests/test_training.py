@@ -2,11 +2,12 @@ import pytest
 import torch
 from torch import nn
 
-from advrepro import training
+from advrepro import objectives, training
 from advrepro.models import build
+from advrepro.perturbations import steepest_ascent
 
 SPEC = {"objective": {"name": "plain", "weight_decay": 0.01}, "epochs": 4, "batch_size": 16, "lr": 0.1,
-        "momentum": 0.9, "lr_final_fraction": 0.1}
+        "momentum": 0.9, "lr_schedule": {"kind": "linear", "final_fraction": 0.1}}
 
 
 def _data():
@@ -44,8 +45,8 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path
                        checkpoint_every=2)
     assert (tmp_path / "b.pt").exists()
     resumed = build("softmax_regression", "mnist")
-    history = training.train(resumed, x, y, spec=SPEC, seed=5, checkpoint=tmp_path / "b.pt", checkpoint_every=2)
-    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    record = training.train(resumed, x, y, spec=SPEC, seed=5, checkpoint=tmp_path / "b.pt", checkpoint_every=2)
+    assert [h["epoch"] for h in record["history"]] == [1, 2, 3, 4]
     for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
@@ -54,16 +55,16 @@ def test_a_checkpoint_of_another_spec_is_not_resumed(tmp_path):
     x, y = _data()
     model = build("softmax_regression", "mnist")
     training.train(model, x, y, spec=SPEC, seed=5, checkpoint=tmp_path / "c.pt", checkpoint_every=2)
-    history = training.train(build("softmax_regression", "mnist"), x, y, spec={**SPEC, "lr": 0.05}, seed=5,
-                             checkpoint=tmp_path / "c.pt", checkpoint_every=2)
-    assert history[0]["epoch"] == 1
+    record = training.train(build("softmax_regression", "mnist"), x, y, spec={**SPEC, "lr": 0.05}, seed=5,
+                            checkpoint=tmp_path / "c.pt", checkpoint_every=2)
+    assert record["history"][0]["epoch"] == 1
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_weight_decay_objective_is_cross_entropy_plus_half_lambda_squared_weights(reduction):
     x, y = _data()
     model = build("softmax_regression", "mnist")
-    loss, logits = training.weight_decay_objective(0.3, reduction)(model, x, y)
+    loss, logits = objectives.weight_decay_objective(0.3, reduction)(model, x, y)
     expected = nn.functional.cross_entropy(model(x), y, reduction=reduction) + 0.15 * model[1].weight.pow(2).sum()
     torch.testing.assert_close(loss, expected)
     assert logits.shape == (100, 10)
@@ -75,3 +76,108 @@ def test_diverging_run_stops_naming_the_model_and_epoch(tmp_path):
     with pytest.raises(FloatingPointError, match=r"\[net\] training diverged at epoch 1"):
         training.train(build("softmax_regression", "mnist"), x, y, spec=SPEC, seed=0, checkpoint=tmp_path / "d.pt",
                        checkpoint_every=2, name="net")
+
+
+def test_momentum_rule_keeps_the_learning_rate_inside_the_velocity():
+    """pylearn2: v <- m v - lr g; theta <- theta + v, by hand over two steps with a changing rate."""
+    param = nn.Parameter(torch.tensor([1.0, -2.0]))
+    optimizer = training.MomentumSGD([{"params": [param], "lr_scale": 0.5}], lr=0.1, momentum=0.5)
+    velocity, theta = torch.zeros(2), param.detach().clone()
+    for lr, grad in ((0.1, torch.tensor([1.0, 2.0])), (0.4, torch.tensor([-3.0, 0.5]))):
+        optimizer.param_groups[0]["lr"] = lr
+        param.grad = grad.clone()
+        optimizer.step()
+        velocity = 0.5 * velocity - lr * 0.5 * grad
+        theta = theta + velocity
+        torch.testing.assert_close(param.detach(), theta)
+
+
+def test_schedules_follow_pylearn2():
+    spec = {"lr": 0.1, "epochs": 10, "momentum": 0.5, "momentum_schedule": {"final": 0.7, "saturate_epoch": 5},
+            "lr_schedule": {"kind": "exponential", "factor": 2.0, "min_lr": 0.01}}
+    assert training.learning_rate(spec, 0, 0) == 0.1 and training.learning_rate(spec, 0, 2) == 0.025
+    assert training.learning_rate(spec, 3, 10) == 0.01  # floored
+    linear = {**spec, "lr_schedule": {"kind": "linear", "final_fraction": 0.01, "saturate_epoch": 5}}
+    assert [round(training.learning_rate(linear, e, 0), 6) for e in (0, 2, 4, 8)] == [0.1, 0.0505, 0.001, 0.001]
+    assert [round(training.momentum(spec, e), 6) for e in (0, 2, 4, 7)] == [0.5, 0.6, 0.7, 0.7]
+
+
+def test_every_step_ends_inside_the_max_norm_ball(tmp_path):
+    x, y = _data()
+    model = build("maxout_mlp", "mnist", units=8, pieces=2, max_col_norm=0.05)
+    checked = []
+
+    def check(module, args, kwargs):  # before each forward pass: the initial or the previous step's weights
+        checked.append(all(layer.weight.norm(dim=1).max().item() <= 0.05 + 1e-6
+                           for layer in module.modules() if isinstance(layer, nn.Linear)))
+
+    model.register_forward_pre_hook(check, with_kwargs=True)
+    training.train(model, x, y, spec={**SPEC, "objective": {"name": "plain"}, "lr": 1.0}, seed=0,
+                   checkpoint=tmp_path / "m.pt", checkpoint_every=10)
+    assert not checked[0] and len(checked) > 10 and all(checked[1:])  # the initial weights lie outside
+    assert any(layer.weight.norm(dim=1).max() > 0.049 for layer in model.modules() if isinstance(layer, nn.Linear))
+
+
+class _Linear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        gen = torch.Generator().manual_seed(3)
+        self.weight = nn.Parameter(torch.randn(10, 784, generator=gen) * 0.05)
+
+    def forward(self, x):
+        return x.flatten(1).tanh() @ self.weight.T
+
+
+@pytest.mark.parametrize("p", [1, 2, float("inf")])
+def test_perturbation_form_is_the_loss_at_x_plus_a_detached_step(p):
+    x, y = _data()
+    model = _Linear()
+    loss, _ = objectives.gradient_regularization(p=p, sigma=0.5)(model, x, y)
+    (grad,) = torch.autograd.grad(loss, model.weight)
+
+    xg = x.clone().requires_grad_(True)
+    (gx,) = torch.autograd.grad(nn.functional.cross_entropy(model(xg), y, reduction="sum"), xg)
+    eps = steepest_ascent(gx, p, 0.5)
+    expected = nn.functional.cross_entropy(model(x + eps), y)
+    (expected_grad,) = torch.autograd.grad(expected, model.weight)
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(grad, expected_grad)
+    if p == 2:  # a step that carried gradient would change the parameter gradient
+        xg = x.clone().requires_grad_(True)
+        (gx,) = torch.autograd.grad(nn.functional.cross_entropy(model(xg), y, reduction="sum"), xg, create_graph=True)
+        attached = nn.functional.cross_entropy(model(x + steepest_ascent(gx, 2, 0.5)), y)
+        (attached_grad,) = torch.autograd.grad(attached, model.weight)
+        assert not torch.allclose(grad, attached_grad)
+
+
+@pytest.mark.parametrize("p", [1, 2, float("inf")])
+def test_double_backprop_form_is_the_loss_plus_sigma_times_the_dual_norm(p):
+    x, y = _data()
+    model = _Linear()
+    loss, _ = objectives.gradient_regularization(p=p, sigma=0.5, form="double_backprop")(model, x, y)
+    xg = x.clone().requires_grad_(True)
+    losses = nn.functional.cross_entropy(model(xg), y, reduction="none")
+    (gx,) = torch.autograd.grad(losses.sum(), xg)
+    q = {1: float("inf"), 2: 2, float("inf"): 1}[p]
+    torch.testing.assert_close(loss, (losses + 0.5 * gx.flatten(1).norm(p=q, dim=1)).mean())
+    loss.backward()
+    assert model.weight.grad is not None and torch.isfinite(model.weight.grad).all()
+
+
+def test_two_stage_protocol_stops_when_the_held_out_objective_reaches_the_first_stage_target(tmp_path):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(120, 1, 28, 28, generator=gen)
+    y = (x.flatten(1)[:, :10].argmax(1))  # learnable labels
+    spec = {"objective": {"name": "plain"}, "epochs": 6, "batch_size": 20, "lr": 0.05, "momentum": 0.5,
+            "protocol": {"kind": "two_stage", "validation_fraction": 0.25, "patience": 2, "continue_max_epochs": 30}}
+    model = build("softmax_regression", "mnist")
+    first = training.train(model, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s1.pt", checkpoint_every=1)
+    assert 1 <= first["best_epoch"] <= first["epochs"] <= 6
+    assert first["best_error"] == min(h["valid_error"] for h in first["history"])
+    assert training.error_rate(model, x[90:], y[90:]) == first["best_error"]  # best weights restored
+    second = training.train(model, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s2.pt", checkpoint_every=1,
+                            first_stage=first)
+    held_out = [h["held_out_objective"] for h in second["history"]]
+    assert held_out[-1] <= first["target_objective"] and all(v > first["target_objective"] for v in held_out[:-1])
+    assert second["history"][0]["epoch"] == first["best_epoch"] + 1
+    assert second["stop"].startswith("held-out objective reached")

@@ -2,11 +2,13 @@
 
 A prepared archive is a dict {"train": {"images", "labels"}, "test": {...}, "meta": {...}} of
 uint8 NCHW images and int64 labels (official train/test split), loaded in one call.
+A preprocessed archive (see `preprocess`) has the same layout with float32 images.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 import torch
@@ -14,6 +16,8 @@ import torch
 from advrepro.io import load_tensors, save_tensors
 
 SUPPORTED = ("mnist", "cifar10")
+PREPROCESSING_KINDS = ("gcn_zca",)
+_CHUNK = 4096  # images per block in the preprocessing passes (4096 x 3072 float64 = 100 MB)
 
 
 class DatasetError(RuntimeError):
@@ -165,11 +169,136 @@ def synthetic_cifar10(out_path: str | Path, *, n_train: int, n_test: int, seed: 
     return archive["meta"]
 
 
+def _blocks(images: torch.Tensor, chunk: int | None = None):
+    """Consecutive blocks of `chunk` (default `_CHUNK`) images flattened to (n, features), as float64."""
+    chunk = chunk or _CHUNK
+    for start in range(0, len(images), chunk):
+        block = images[start:start + chunk]
+        yield block.reshape(len(block), -1).to(torch.float64)
+
+
+def global_contrast_normalize(images: torch.Tensor, scale: float = 55.0, eps: float = 1e-8) -> torch.Tensor:
+    """Per-image global contrast normalization, as pylearn2 does it for CIFAR-10.
+
+    Copies pylearn2 `expr/preprocessing.py:global_contrast_normalize(X, scale=55., use_std=False,
+    sqrt_bias=0, min_divisor=1e-8)` (called by `datasets/cifar10.py` with `gcn=55.`): each image,
+    flattened, has its mean subtracted and is divided by `norm / scale` (its L2 norm over `scale`),
+    so it ends with mean 0 and L2 norm `scale`. A divisor below `eps` (pylearn2's min_divisor, compared
+    with `norm / scale` as there) is replaced by 1, so a constant image becomes all zeros.
+    Input: raw 0-255 pixel values (any dtype; NOT divided by 255). Output: float32, same shape.
+    """
+    out = torch.empty(images.shape, dtype=torch.float32)
+    flat_out = out.view(len(images), -1)
+    start = 0
+    for x in _blocks(images):
+        x = x - x.mean(dim=1, keepdim=True)
+        divisor = x.norm(dim=1, keepdim=True) / scale
+        divisor = torch.where(divisor < eps, torch.ones_like(divisor), divisor)
+        flat_out[start:start + len(x)] = (x / divisor).to(torch.float32)
+        start += len(x)
+    return out
+
+
+def fit_zca(images: torch.Tensor, filter_bias: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, whitening matrix W) of pylearn2's ZCA, fit on every image given, in float64.
+
+    Copies pylearn2 `datasets/preprocessing.py:ZCA.fit` (default `filter_bias=0.1`, as used by
+    `scripts/datasets/make_cifar10_gcn_whitened.py`): mean over examples; covariance of the centered
+    data divided by n; eigendecomposition V diag(e) V^T of `cov + filter_bias * I`;
+    W = V diag(1 / sqrt(e)) V^T (so e already includes the bias). Then (x - mean) @ W has covariance
+    C (C + filter_bias I)^{-1} on the fitting set: the identity when filter_bias is 0 and C is full rank.
+    Returns mean of shape (features,) and W of shape (features, features), both float64.
+    """
+    n = len(images)
+    if n == 0:
+        raise ValueError("fit_zca needs at least one image")
+    features = images[0].numel()
+    mean = torch.zeros(features, dtype=torch.float64)
+    for x in _blocks(images):
+        mean += x.sum(dim=0)
+    mean /= n
+    cov = torch.zeros(features, features, dtype=torch.float64)
+    for x in _blocks(images):
+        x = x - mean
+        cov.addmm_(x.T, x)
+    cov /= n
+    cov.diagonal().add_(filter_bias)
+    eigenvalues, eigenvectors = torch.linalg.eigh(cov)
+    if eigenvalues.min() <= 0:  # pylearn2 asserts eigs.min() > 0 here
+        raise ValueError(
+            f"covariance + filter_bias*I is not positive definite (smallest eigenvalue "
+            f"{eigenvalues.min().item():.3g}); use filter_bias > 0 or more images than features"
+        )
+    matrix = (eigenvectors * eigenvalues.rsqrt()) @ eigenvectors.T
+    return mean, matrix
+
+
+def apply_zca(images: torch.Tensor, mean: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """(x - mean) @ W per flattened image (pylearn2 `ZCA.apply`), in blocks; float32, input's shape."""
+    out = torch.empty(images.shape, dtype=torch.float32)
+    flat_out = out.view(len(images), -1)
+    mean, matrix = mean.to(torch.float64), matrix.to(torch.float64)
+    start = 0
+    for x in _blocks(images):
+        flat_out[start:start + len(x)] = ((x - mean) @ matrix).to(torch.float32)
+        start += len(x)
+    return out
+
+
+def preprocess(in_path: str | Path, out_path: str | Path, *, kind: str = "gcn_zca", scale: float = 55.0,
+               filter_bias: float = 0.1) -> dict:
+    """Write a preprocessed copy of a prepared archive; return its meta.
+
+    kind "gcn_zca" is pylearn2's `scripts/datasets/make_cifar10_gcn_whitened.py`: global contrast
+    normalization (scale 55) of the raw 0-255 train and test images, then ZCA with `filter_bias`
+    fit on ALL training images and applied to both splits. The output has the input's layout
+    (float32 images, labels unchanged); its meta is the input's (name, variant and synthetic flag
+    kept) plus a "preprocessing" record.
+    """
+    if kind not in PREPROCESSING_KINDS:
+        raise ValueError(f"unknown preprocessing kind {kind!r}; allowed: {', '.join(PREPROCESSING_KINDS)}")
+    archive = load_tensors(in_path)
+    meta = dict(archive["meta"])
+    if "preprocessing" in meta:
+        raise ValueError(f"{in_path} is already preprocessed ({meta['preprocessing']}); give a prepared archive")
+    name = meta.get("name", "dataset")
+    n_train = len(archive["train"]["images"])
+    print(f"{name}: global contrast normalization (scale {scale}) of {n_train} train and "
+          f"{len(archive['test']['images'])} test images", file=sys.stderr)
+    train = global_contrast_normalize(archive["train"]["images"], scale=scale)
+    test = global_contrast_normalize(archive["test"]["images"], scale=scale)
+    print(f"{name}: fitting ZCA (filter_bias {filter_bias}) on all {n_train} training images "
+          f"({train[0].numel()} features)", file=sys.stderr)
+    mean, matrix = fit_zca(train, filter_bias=filter_bias)
+    print(f"{name}: applying ZCA to train and test", file=sys.stderr)
+    out = {
+        "train": {"images": apply_zca(train, mean, matrix), "labels": archive["train"]["labels"]},
+        "test": {"images": apply_zca(test, mean, matrix), "labels": archive["test"]["labels"]},
+    }
+    del train, test
+    meta["preprocessing"] = {
+        "kind": kind,
+        "gcn_scale": float(scale),
+        "zca_filter_bias": float(filter_bias),
+        "fit_on": f"train ({n_train} images)",
+    }
+    out["meta"] = meta
+    save_tensors(out_path, out)
+    print(f"{name}: wrote {out_path}", file=sys.stderr)
+    return meta
+
+
 def load_split(path: str | Path, split: str, *, limit: int | None = None, device="cpu") -> tuple:
-    """(images in [0, 1] as float32, labels, meta) of one split, the first `limit` examples."""
+    """(images as float32, labels, meta) of one split, the first `limit` examples.
+
+    uint8 images (a prepared archive) are scaled to [0, 1]; float images (a preprocessed archive,
+    see `preprocess`) are returned unchanged as float32.
+    """
     archive = load_tensors(path)
     if split not in ("train", "test"):
         raise ValueError(f"unknown split {split!r}; allowed: train, test")
     part = archive[split]
     images, labels = part["images"][:limit], part["labels"][:limit]
+    if images.is_floating_point():
+        return images.to(device=device, dtype=torch.float32), labels.to(device), archive["meta"]
     return images.to(device).float().div_(255.0), labels.to(device), archive["meta"]

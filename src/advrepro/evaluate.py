@@ -1,4 +1,4 @@
-"""Evaluations of a trained model: clean error, Gaussian-noise sweeps, minimum perturbations.
+"""Evaluations of a trained model: clean error, Gaussian-noise sweeps, minimum perturbations, perturbed examples.
 
 All work is batched over examples (dim 0); the model's train/eval mode and parameter
 gradients are left exactly as they were found.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 from typing import Callable, Iterator
 
 import torch
@@ -27,11 +28,30 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
+def map_batches(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """fn over consecutive chunks (dim 0) of `tensors`, concatenated. When a chunk runs out of
+    (GPU) memory the batch size is halved and the chunk retried, with a warning on stderr."""
+    outputs, start, n = [], 0, len(tensors[0])
+    while start < n:
+        try:
+            outputs.append(fn(*(t[start:start + batch_size] for t in tensors)))
+        except torch.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            batch_size //= 2
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            print(f"out of memory: evaluating in batches of {batch_size}", file=sys.stderr)
+            continue
+        start += len(outputs[-1])
+    return torch.cat(outputs)
+
+
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 10_000) -> torch.Tensor:
-    """Logits for x, computed in chunks of batch_size."""
+    """Logits for x, computed in chunks of batch_size (halved on running out of memory)."""
     with eval_mode(model):
-        return torch.cat([model(chunk) for chunk in x.split(batch_size)])
+        return map_batches(model, x, batch_size=batch_size)
 
 
 def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -128,8 +148,20 @@ def perturbation_statistics(norms: torch.Tensor) -> dict:
     }
 
 
-def _batched(fn: Callable[..., torch.Tensor], x: torch.Tensor, y: torch.Tensor, batch_size: int, **kw) -> torch.Tensor:
-    return torch.cat([fn(xb, yb, **kw) for xb, yb in zip(x.split(batch_size), y.split(batch_size))])
+def perturbation_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, p: float, sigmas: list[float],
+                          n: int, seed: int) -> dict:
+    """`n` seeded random points and their steepest-ascent perturbations of norm sigma for each sigma,
+    with the model's predictions before and after (Lyu et al. 2015, Figs. 1-4; eq. 22)."""
+    pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].to(x.device)
+    x, y = x[pick], y[pick]
+    grad = input_gradient(model, x, y)
+    result = {"indices": pick.tolist(), "labels": y.tolist(), "images": x.cpu().tolist(),
+              "predictions": predict(model, x).argmax(1).tolist(), "p": p, "perturbed": []}
+    for sigma in sigmas:
+        eps = steepest_ascent(grad, p, sigma)
+        result["perturbed"].append({"sigma": sigma, "perturbations": eps.cpu().tolist(),
+                                    "predictions": predict(model, x + eps).argmax(1).tolist()})
+    return result
 
 
 def run(kind: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: dict, seed: int) -> dict:
@@ -141,7 +173,10 @@ def run(kind: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: dic
         return {"noise": error_under_noise(model, x, y, stds=spec["stds"], draws=spec["draws"], seed=seed,
                                            batch_size=batch_size)}
     if kind == "min_perturbation":
-        norms = _batched(lambda xb, yb: min_perturbation_along_gradient(
-            model, xb, yb, max_norm=spec["max_norm"], tol=spec["tol"]), x, y, batch_size)
+        norms = map_batches(lambda xb, yb: min_perturbation_along_gradient(
+            model, xb, yb, max_norm=spec["max_norm"], tol=spec["tol"]), x, y, batch_size=batch_size)
         return {"statistics": perturbation_statistics(norms), "norms": norms.cpu().tolist()}
-    raise ValueError(f"unknown evaluation kind {kind!r}; allowed: clean, gaussian_noise, min_perturbation")
+    if kind == "perturbation_examples":
+        return perturbation_examples(model, x, y, p=spec["p"], sigmas=spec["sigmas"], n=spec["n"], seed=seed)
+    raise ValueError(f"unknown evaluation kind {kind!r}; allowed: clean, gaussian_noise, min_perturbation, "
+                     "perturbation_examples")

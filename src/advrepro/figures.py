@@ -27,13 +27,14 @@ def save(fig, *, pdf: str, png: str, caption: str) -> None:
     plt.close(fig)
 
 
-def image_grid(rows: list, titles: list[str], cmap: str = "gray"):
-    """A figure showing rows of HxW images (each row a list of 2-D arrays), a title per row."""
+def image_grid(rows: list, titles: list[str], cmap: str = "gray", vmin: float | None = 0, vmax: float | None = 1):
+    """A figure showing rows of HxW images (each row a list of 2-D arrays), a title per row, on one
+    grey scale from vmin to vmax (None: each image's own range)."""
     n_cols = max(len(r) for r in rows)
     fig, axes = plt.subplots(len(rows), n_cols, figsize=(0.9 * n_cols, 1.0 * len(rows) + 0.2), squeeze=False)
     for axes_row, images, title in zip(axes, rows, titles):
         for ax, image in zip(axes_row, images):
-            ax.imshow(image, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            ax.imshow(image, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         for ax in axes_row:
             ax.set_axis_off()
         axes_row[0].set_title(title, fontsize=8, loc="left")

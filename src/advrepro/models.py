@@ -1,24 +1,311 @@
-"""Model builders, looked up by the registry's `architecture` name."""
+"""Model builders, looked up by the registry's `architecture` name.
+
+The maxout models port the pylearn2 recipes of Goodfellow et al. 2013 ("Maxout Networks",
+pylearn2/scripts/papers/maxout/*.yaml); see docs/setups.md section 1 for the semantics copied here.
+Layers carry two optional attributes read by the training code: `max_norm` (see `project_max_norm_`)
+and `lr_scale` (see `parameter_groups`).
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
+import torch
 from torch import nn
 
-INPUT_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+INPUT_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar10_gcn_zca": (3, 32, 32)}
+
+PYLEARN2_IRANGE = 0.005  # `irange: .005` of every layer in the maxout configs
+
+
+def _n_inputs(input_shape: tuple) -> int:
+    n_inputs = 1
+    for size in input_shape:
+        n_inputs *= size
+    return n_inputs
 
 
 def softmax_regression(input_shape: tuple, n_classes: int = 10) -> nn.Module:
     """Single-layer softmax model on flattened pixels (Lyu section V, Goodfellow section 4)."""
-    n_inputs = 1
-    for size in input_shape:
-        n_inputs *= size
-    return nn.Sequential(nn.Flatten(), nn.Linear(n_inputs, n_classes))
+    return nn.Sequential(nn.Flatten(), nn.Linear(_n_inputs(input_shape), n_classes))
+
+
+# --- building blocks -------------------------------------------------------------------------------
+
+
+class PylearnDropout(nn.Module):
+    """Dropout as pylearn2's `costs/mlp/dropout.py`: keep each input with `include_prob`, multiply by `scale`.
+
+    Unlike nn.Dropout the scale is free: pylearn2 drops the network input with include .8 and scale 1
+    (no rescale in training, none at test time) and every other layer's input with include .5, scale 2.
+    Identity in eval mode.
+    """
+
+    def __init__(self, include_prob: float, scale: float):
+        super().__init__()
+        if not 0.0 < include_prob <= 1.0:
+            raise ValueError(f"include_prob must be in (0, 1], got {include_prob}")
+        self.include_prob = float(include_prob)
+        self.scale = float(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or (self.include_prob == 1.0 and self.scale == 1.0):
+            return x
+        mask = torch.empty_like(x).bernoulli_(self.include_prob)
+        return x * mask * self.scale
+
+    def extra_repr(self) -> str:
+        return f"include_prob={self.include_prob}, scale={self.scale}"
+
+
+class Maxout(nn.Module):
+    """Max over consecutive groups of `pieces` features along dim 1 (pylearn2 `Maxout`, `MaxoutConvC01B`).
+
+    Output unit j is the max of inputs j*pieces .. j*pieces+pieces-1: fully connected for (N, F)
+    inputs, across channels for (N, C, H, W) inputs.
+    """
+
+    def __init__(self, pieces: int):
+        super().__init__()
+        self.pieces = int(pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] % self.pieces:
+            raise ValueError(f"{x.shape[1]} features are not a multiple of {self.pieces} pieces")
+        return x.unflatten(1, (x.shape[1] // self.pieces, self.pieces)).amax(dim=2)
+
+    def extra_repr(self) -> str:
+        return f"pieces={self.pieces}"
+
+
+class UntiedBias(nn.Module):
+    """One bias per channel and position (pylearn2 `MaxoutConvC01B` with its default `tied_b: False`)."""
+
+    def __init__(self, shape: tuple[int, int, int]):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.bias
+
+    def extra_repr(self) -> str:
+        return f"shape={tuple(self.bias.shape)}"
+
+
+def _with(layer: nn.Module, max_norm: float | None = None, lr_scale: float | None = None) -> nn.Module:
+    """Attach the `max_norm` / `lr_scale` attributes that training reads."""
+    if max_norm is not None:
+        layer.max_norm = float(max_norm)
+    if lr_scale is not None:
+        layer.lr_scale = float(lr_scale)
+    return layer
+
+
+def _layer_dropout(first: bool, input_include: float, hidden_include: float) -> PylearnDropout:
+    """pylearn2 Dropout cost: the network input is kept unscaled, other layers' inputs are scaled 1/p."""
+    return PylearnDropout(input_include, 1.0) if first else PylearnDropout(hidden_include, 1.0 / hidden_include)
+
+
+# --- constraints, learning-rate scales, initialisation ----------------------------------------------
+
+
+@torch.no_grad()
+def project_max_norm_(model: nn.Module) -> None:
+    """Clip each incoming-weight vector of layers with a `max_norm` attribute to that L2 norm, in place.
+
+    Rows of an nn.Linear weight (pylearn2 `max_col_norm`, columns in its (in, out) layout) and
+    whole output kernels (in_channels, kh, kw) of an nn.Conv2d (`max_kernel_norm`), as
+    pylearn2's `_modify_updates`, applied after each update. Vectors within the bound are untouched.
+    """
+    for module in model.modules():
+        bound = getattr(module, "max_norm", None)
+        if bound is None:
+            continue
+        weight = module.weight
+        norms = weight.flatten(1).norm(dim=1)
+        factor = torch.where(norms > bound, bound / norms, torch.ones_like(norms))
+        weight.mul_(factor.view(-1, *[1] * (weight.dim() - 1)))
+
+
+def parameter_groups(model: nn.Module) -> list[dict]:
+    """Optimizer param groups, one per distinct `lr_scale` attribute of the owning layer (default 1.0).
+
+    pylearn2 `W_lr_scale` / `b_lr_scale`; the training code multiplies each group's lr by "lr_scale".
+    """
+    groups: dict[float, list[nn.Parameter]] = {}
+    seen: set[int] = set()
+    for module in model.modules():
+        scale = float(getattr(module, "lr_scale", 1.0))
+        for param in module.parameters(recurse=False):
+            if id(param) not in seen:
+                seen.add(id(param))
+                groups.setdefault(scale, []).append(param)
+    return [{"params": params, "lr_scale": scale} for scale, params in groups.items()]
+
+
+@torch.no_grad()
+def init_irange_(model: nn.Module, irange: float = PYLEARN2_IRANGE) -> nn.Module:
+    """pylearn2 `irange` init: every weight U(-irange, irange), every bias 0 (Goodfellow et al. 2013 configs)."""
+    for name, param in model.named_parameters():
+        if name.endswith("bias"):
+            param.zero_()
+        else:
+            param.uniform_(-irange, irange)
+    return model
+
+
+def weight_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Weights (not biases) of every layer: what L2 weight decay penalizes."""
+    return [p for name, p in model.named_parameters() if not name.endswith("bias")]
+
+
+# --- fully connected networks ---------------------------------------------------------------------
+
+
+def _mlp(input_shape: tuple, n_classes: int, hidden: tuple, make_hidden: Callable[[int, int], list[nn.Module]],
+         max_norm: float, dropout: tuple[float, float] | None) -> nn.Sequential:
+    """Flatten -> per width: make_hidden(n_in, width) (a Linear, then its nonlinearity) -> Linear(n_classes).
+
+    `max_norm` goes on every Linear; `dropout` = (input_include, hidden_include) puts a
+    PylearnDropout before every Linear.
+    """
+    layers: list[nn.Module] = [nn.Flatten()]
+    n_in = _n_inputs(input_shape)
+    for index, width in enumerate(hidden):
+        if dropout is not None:
+            layers.append(_layer_dropout(index == 0, *dropout))
+        linear, *rest = make_hidden(n_in, width)
+        layers += [_with(linear, max_norm=max_norm), *rest]
+        n_in = width
+    if dropout is not None:
+        layers.append(_layer_dropout(not hidden, *dropout))
+    layers.append(_with(nn.Linear(n_in, n_classes), max_norm=max_norm))
+    return nn.Sequential(*layers)
+
+
+def sigmoid_mlp(input_shape: tuple, n_classes: int = 10, hidden: tuple = (600, 600),
+                max_norm: float = 15 ** 0.5) -> nn.Module:
+    """Sigmoid MLP 2x600 with max norm sqrt(15) on every Linear, no dropout (Lyu et al. 2015 section V)."""
+    return _mlp(input_shape, n_classes, tuple(hidden), lambda n, w: [nn.Linear(n, w), nn.Sigmoid()], max_norm, None)
+
+
+def relu_mlp(input_shape: tuple, n_classes: int = 10, hidden: tuple = (1024, 1024, 1024), max_norm: float = 3.5,
+             input_include: float = 0.8, hidden_include: float = 0.5) -> nn.Module:
+    """ReLU MLP with pylearn2-style dropout before every Linear and max norm on each (Lyu et al. 2015)."""
+    return _mlp(input_shape, n_classes, tuple(hidden), lambda n, w: [nn.Linear(n, w), nn.ReLU()], max_norm,
+                (input_include, hidden_include))
+
+
+def maxout_mlp(input_shape: tuple, n_classes: int = 10, units: int = 240, pieces: int = 5, layers: int = 2,
+               max_col_norm: float = 1.9365, input_include: float = 0.8, hidden_include: float = 0.5) -> nn.Module:
+    """Permutation-invariant maxout MLP, Goodfellow et al. 2013, pylearn2 mnist_pi.yaml (irange init)."""
+    model = _mlp(input_shape, n_classes, (units,) * layers,
+                 lambda n, w: [nn.Linear(n, w * pieces), Maxout(pieces)], max_col_norm,
+                 (input_include, hidden_include))
+    return init_irange_(model)
+
+
+# --- convolutional maxout networks ----------------------------------------------------------------
+
+
+class ConvMaxoutSpec(NamedTuple):
+    """One pylearn2 `MaxoutConvC01B` layer: conv -> maxout over channel groups -> ceil-mode max pool."""
+
+    units: int
+    pieces: int
+    kernel: int
+    pad: int
+    pool: int
+    pool_stride: int
+    max_kernel_norm: float
+
+
+class MaxoutSpec(NamedTuple):
+    """One pylearn2 fully connected `Maxout` layer."""
+
+    units: int
+    pieces: int
+    max_col_norm: float
+
+
+MNIST_CONV_LAYERS = (  # pylearn2 mnist.yaml
+    ConvMaxoutSpec(48, 2, kernel=8, pad=0, pool=4, pool_stride=2, max_kernel_norm=0.9),
+    ConvMaxoutSpec(48, 2, kernel=8, pad=3, pool=4, pool_stride=2, max_kernel_norm=1.9365),
+    ConvMaxoutSpec(24, 4, kernel=5, pad=3, pool=2, pool_stride=2, max_kernel_norm=1.9365),
+)
+CIFAR_SMALL_CONV_LAYERS = (  # pylearn2 cifar10_old_small.yaml
+    ConvMaxoutSpec(48, 2, kernel=8, pad=4, pool=4, pool_stride=2, max_kernel_norm=0.9),
+    ConvMaxoutSpec(128, 2, kernel=8, pad=3, pool=4, pool_stride=2, max_kernel_norm=1.9365),
+    ConvMaxoutSpec(128, 2, kernel=5, pad=3, pool=2, pool_stride=2, max_kernel_norm=1.9365),
+)
+CIFAR_SMALL_FC_LAYERS = (MaxoutSpec(240, 5, max_col_norm=1.9),)
+
+
+def _ceil_pool_size(size: int, pool: int, stride: int) -> int:
+    """Output size of cuda-convnet max pooling (ceil mode), as MaxPool2d(ceil_mode=True) without padding."""
+    if size < pool:
+        raise ValueError(f"pool {pool} exceeds the {size}-pixel detector map")
+    return -(-(size - pool) // stride) + 1
+
+
+def _conv_maxout(input_shape: tuple, n_classes: int, conv_layers: tuple, fc_layers: tuple = (),
+                 softmax_max_col_norm: float = 1.9365, input_include: float = 0.8, hidden_include: float = 0.5,
+                 conv_lr_scale: float | None = None, tied_bias: bool = True) -> nn.Sequential:
+    """Conv maxout stack -> fully connected maxout layers -> softmax layer (logits), pylearn2 semantics.
+
+    Dropout before every layer, max norms from the specs, `conv_lr_scale` on the conv layers'
+    weights and biases, untied (per-position) conv biases unless `tied_bias`; irange init.
+    """
+    channels, height, width = input_shape
+    layers: list[nn.Module] = []
+    for index, spec in enumerate(conv_layers):
+        conv = nn.Conv2d(channels, spec.units * spec.pieces, spec.kernel, padding=spec.pad, bias=tied_bias)
+        layers += [_layer_dropout(index == 0, input_include, hidden_include),
+                   _with(conv, max_norm=spec.max_kernel_norm, lr_scale=conv_lr_scale)]
+        height, width = height + 2 * spec.pad - spec.kernel + 1, width + 2 * spec.pad - spec.kernel + 1
+        if not tied_bias:
+            layers.append(_with(UntiedBias((spec.units * spec.pieces, height, width)), lr_scale=conv_lr_scale))
+        layers += [Maxout(spec.pieces), nn.MaxPool2d(spec.pool, spec.pool_stride, ceil_mode=True)]
+        channels = spec.units
+        height, width = (_ceil_pool_size(height, spec.pool, spec.pool_stride),
+                         _ceil_pool_size(width, spec.pool, spec.pool_stride))
+    layers.append(nn.Flatten())
+    n_in = channels * height * width
+    for spec in fc_layers:
+        layers += [_layer_dropout(False, input_include, hidden_include),
+                   _with(nn.Linear(n_in, spec.units * spec.pieces), max_norm=spec.max_col_norm),
+                   Maxout(spec.pieces)]
+        n_in = spec.units
+    layers += [_layer_dropout(False, input_include, hidden_include),
+               _with(nn.Linear(n_in, n_classes), max_norm=softmax_max_col_norm)]
+    return init_irange_(nn.Sequential(*layers))
+
+
+def conv_maxout_mnist(input_shape: tuple, n_classes: int = 10, input_include: float = 0.8,
+                      hidden_include: float = 0.5, tied_bias: bool = False) -> nn.Module:
+    """Conv maxout for MNIST, Goodfellow et al. 2013, pylearn2 mnist.yaml (spatial 21->10, 9->4, 6->3).
+
+    mnist.yaml leaves `tied_b` at its default False, so each conv layer has per-position biases.
+    """
+    return _conv_maxout(input_shape, n_classes, MNIST_CONV_LAYERS, input_include=input_include,
+                        hidden_include=hidden_include, tied_bias=tied_bias)
+
+
+def conv_maxout_cifar_small(input_shape: tuple, n_classes: int = 10, input_include: float = 0.8,
+                            hidden_include: float = 0.5, conv_lr_scale: float = 0.05) -> nn.Module:
+    """Small CIFAR-10 conv maxout, Goodfellow et al. 2013, pylearn2 cifar10_old_small.yaml (33->16, 15->7, 9->5)."""
+    return _conv_maxout(input_shape, n_classes, CIFAR_SMALL_CONV_LAYERS, CIFAR_SMALL_FC_LAYERS,
+                        input_include=input_include, hidden_include=hidden_include, conv_lr_scale=conv_lr_scale,
+                        tied_bias=True)
 
 
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "softmax_regression": softmax_regression,
+    "sigmoid_mlp": sigmoid_mlp,
+    "relu_mlp": relu_mlp,
+    "maxout_mlp": maxout_mlp,
+    "conv_maxout_mnist": conv_maxout_mnist,
+    "conv_maxout_cifar_small": conv_maxout_cifar_small,
 }
 
 
@@ -27,8 +314,3 @@ def build(architecture: str, dataset: str, **options) -> nn.Module:
     if architecture not in BUILDERS:
         raise ValueError(f"unknown architecture {architecture!r}; allowed: {', '.join(sorted(BUILDERS))}")
     return BUILDERS[architecture](INPUT_SHAPES[dataset], **options)
-
-
-def weight_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """Weights (not biases) of every layer: what L2 weight decay penalizes."""
-    return [p for name, p in model.named_parameters() if not name.endswith("bias")]

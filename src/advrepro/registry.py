@@ -90,24 +90,38 @@ def _check_references(registry: dict, source: str) -> None:
                         )
 
 
-def _cap(value: int, limit: int | None) -> int:
-    return value if limit is None else min(value, limit)
+def _cap(value: int | None, limit: int | None) -> int | None:
+    """min(value, limit), where None means no bound."""
+    return value if limit is None else limit if value is None else min(value, limit)
 
 
 def model_spec(config: dict, registry: dict, model: str) -> dict:
-    """The model's registry entry with the scale's limits applied (epochs, training examples)."""
+    """The model's registry entry with the scale's limits applied (epochs of each stage, training examples)."""
     spec = copy.deepcopy(registry["models"][model])
-    spec["training"]["epochs"] = _cap(spec["training"]["epochs"], config["limits"]["max_epochs"])
-    spec["train_examples"] = config["limits"]["train_examples"]
+    training, limits = spec["training"], config["limits"]
+    training["epochs"] = _cap(training["epochs"], limits["max_epochs"])
+    if "continue_max_epochs" in training.get("protocol", {}):
+        training["protocol"]["continue_max_epochs"] = _cap(training["protocol"]["continue_max_epochs"],
+                                                           limits["max_epochs"])
+    spec["train_examples"] = _cap(spec.get("train_examples"), limits["train_examples"])
+    spec.setdefault("options", {})
     return spec
 
 
-def evaluation_spec(config: dict, registry: dict, evaluation: str) -> dict:
-    """The evaluation's registry entry with the scale's limits applied (examples, noise draws)."""
+def evaluation_spec(config: dict, registry: dict, evaluation: str, model: str) -> dict:
+    """The evaluation of `model` with the scale's limits applied (examples, noise draws).
+
+    Training-split evaluations (split "train", or "validation": the held-out tail of the model's
+    training examples) see exactly the examples the model was given; test ones are capped by
+    limits.eval_examples.
+    """
     spec = copy.deepcopy(registry["evaluations"][evaluation])
     if "draws" in spec:
         spec["draws"] = _cap(spec["draws"], config["limits"]["max_draws"])
-    limit_key = "train_examples" if spec["split"] == "train" else "eval_examples"
-    spec["examples"] = config["limits"][limit_key]
+    if spec["split"] == "test":
+        spec["examples"] = config["limits"]["eval_examples"]
+    else:
+        spec["examples"] = model_spec(config, registry, model)["train_examples"]
     spec.setdefault("seed", 0)
+    spec.setdefault("weights", "final")
     return spec

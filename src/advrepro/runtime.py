@@ -45,6 +45,11 @@ def select_device(preference: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def set_threads(n: int) -> None:
+    """Use `n` CPU threads for torch's operators (the job's share of the machine, not all cores)."""
+    torch.set_num_threads(max(1, int(n)))
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python and torch (CPU and CUDA) for a reproducible run."""
     random.seed(seed)

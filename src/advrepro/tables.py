@@ -12,10 +12,19 @@ LONG_COLUMNS = ["row", "row_label", "column", "ours", "ours_sem"]
 
 
 def compare(long: pd.DataFrame, reference: dict | None) -> pd.DataFrame:
-    """Add the paper's printed value and our difference to a long table (row, column, ours, ours_sem)."""
-    values = (reference or {}).get("values", {})
+    """Add the paper's printed value and our difference to a long table (row, column, ours, ours_sem).
+
+    Rows the paper cites from other work (reference["cited"]) are appended with no value of ours
+    and "(cited: source)" in their label: shown, never presented as reproduced.
+    """
+    reference = reference or {}
+    values = reference.get("values", {})
     table = long.copy()
     table["paper"] = [values.get(r, {}).get(c, math.nan) for r, c in zip(table["row"], table["column"])]
+    cited = [(row, f"{entry['label']} (cited: {entry['source']})", column, math.nan, math.nan, value)
+             for row, entry in reference.get("cited", {}).items() for column, value in entry["values"].items()]
+    if cited:
+        table = pd.concat([table, pd.DataFrame(cited, columns=[*LONG_COLUMNS, "paper"])], ignore_index=True)
     table["difference"] = table["ours"] - table["paper"]
     return table
 

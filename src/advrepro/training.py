@@ -1,59 +1,155 @@
-"""One training loop for every model: data on the device, seeded shuffles, progress, checkpoint/resume."""
+"""One training loop for every model: pylearn2's momentum rule and schedules, max-norm constraints,
+early stopping, the two-stage protocol, seeded shuffles, progress, checkpoint/resume.
+
+Protocols (spec["protocol"]["kind"]):
+  fixed           spec["epochs"] epochs on every example given.
+  early_stopping  hold out the last `validation_fraction` of the examples, stop after `patience`
+                  epochs without a lower held-out error, keep the best epoch's weights, and record
+                  the training objective there (Goodfellow et al. 2013, pylearn2 mnist_pi.yaml).
+  two_stage       early stopping as the first stage; `train(..., first_stage=record)` then continues
+                  on every example until the held-out part's objective falls to the recorded training
+                  objective (pylearn2 mnist_pi_continued.yaml, MatchChannel; Lyu et al. 2015 IV-A).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import math
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Callable
+from typing import Iterator
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from advrepro.io import load_tensors, save_tensors
-from advrepro.models import weight_parameters
+from advrepro.models import parameter_groups, project_max_norm_
+from advrepro.objectives import Objective, make_objective
 from advrepro.provenance import config_hash
 
-Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-"""(model, x, y) -> (scalar loss, logits of the batch the loss was computed on)."""
 
+class MomentumSGD(torch.optim.Optimizer):
+    """pylearn2's Momentum learning rule: v <- m v - lr * lr_scale * g; theta <- theta + v.
 
-def weight_decay_objective(weight_decay: float = 0.0, loss_reduction: str = "mean") -> Objective:
-    """Cross-entropy (mean or sum over the batch) + (lambda/2) * sum of squared weights, biases exempt.
-
-    With loss_reduction="sum" the penalty weighs against the summed batch loss, so lambda acts
-    as lambda / batch_size would against the mean.
+    The learning rate sits inside the velocity, so a changing rate acts differently than in
+    torch.optim.SGD (pylearn2 training_algorithms/learning_rule.py). Groups may carry `lr_scale`.
     """
-    if loss_reduction not in ("mean", "sum"):
-        raise ValueError(f"unknown loss_reduction {loss_reduction!r}; allowed: mean, sum")
 
-    def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = model(x)
-        loss = nn.functional.cross_entropy(logits, y, reduction=loss_reduction)
-        if weight_decay:
-            loss = loss + 0.5 * weight_decay * sum(w.pow(2).sum() for w in weight_parameters(model))
-        return loss, logits
+    def __init__(self, groups, lr: float, momentum: float):
+        super().__init__(groups, {"lr": lr, "momentum": momentum, "lr_scale": 1.0})
 
-    return objective
-
-
-OBJECTIVES: dict[str, Callable[..., Objective]] = {"plain": weight_decay_objective}
-
-
-def make_objective(spec: dict) -> Objective:
-    """Build the objective named by spec["name"] with the remaining keys as options."""
-    options = {k: v for k, v in spec.items() if k != "name"}
-    if spec["name"] not in OBJECTIVES:
-        raise ValueError(f"unknown objective {spec['name']!r}; allowed: {', '.join(sorted(OBJECTIVES))}")
-    return OBJECTIVES[spec["name"]](**options)
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            rate = group["lr"] * group["lr_scale"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                velocity = self.state[param].setdefault("velocity", torch.zeros_like(param))
+                velocity.mul_(group["momentum"]).add_(param.grad, alpha=-rate)
+                param.add_(velocity)
 
 
-def learning_rate(spec: dict, epoch: int) -> float:
-    """lr decayed linearly from spec["lr"] at epoch 0 to lr * spec["lr_final_fraction"] at the last epoch."""
-    fraction = spec.get("lr_final_fraction", 1.0)
-    progress = epoch / max(spec["epochs"] - 1, 1)
-    return spec["lr"] * (1 - progress * (1 - fraction))
+def _progress(epoch: int, saturate_epoch: int) -> float:
+    """Linear progress from 0 at the first epoch (0-based index 0) to 1 at `saturate_epoch` (1-based)."""
+    return min(epoch / max(saturate_epoch - 1, 1), 1.0)
+
+
+def learning_rate(spec: dict, epoch: int, step: int) -> float:
+    """The rate for minibatch `step` (counted over the whole run) of 0-based `epoch`.
+
+    lr_schedule kinds: constant; linear (to lr * final_fraction at saturate_epoch, by default the
+    last epoch: pylearn2 LinearDecayOverEpoch); exponential (lr / factor^step, floored at min_lr:
+    pylearn2 ExponentialDecay, applied per minibatch).
+    """
+    schedule = spec.get("lr_schedule", {"kind": "constant"})
+    if schedule["kind"] == "constant":
+        return spec["lr"]
+    if schedule["kind"] == "linear":
+        progress = _progress(epoch, schedule.get("saturate_epoch", spec["epochs"]))
+        return spec["lr"] * (1 - progress * (1 - schedule["final_fraction"]))
+    if schedule["kind"] == "exponential":
+        return max(spec["lr"] / schedule["factor"] ** step, schedule["min_lr"])
+    raise ValueError(f"unknown lr_schedule kind {schedule['kind']!r}; allowed: constant, linear, exponential")
+
+
+def momentum(spec: dict, epoch: int) -> float:
+    """Momentum at 0-based `epoch`: linear from spec["momentum"] to momentum_schedule.final at its
+    saturate_epoch (pylearn2 MomentumAdjustor), constant without a schedule."""
+    schedule = spec.get("momentum_schedule")
+    if schedule is None:
+        return spec["momentum"]
+    progress = _progress(epoch, schedule["saturate_epoch"])
+    return spec["momentum"] + progress * (schedule["final"] - spec["momentum"])
+
+
+def held_out_split(n: int, protocol: dict) -> int:
+    """Number of leading examples trained on in the first stage; the rest is held out (pylearn2
+    takes the last 10k of MNIST's 60k and of CIFAR-10's 50k as validation)."""
+    held_out = round(n * protocol["validation_fraction"])
+    if not 0 < held_out < n:
+        raise ValueError(f"validation_fraction {protocol['validation_fraction']} leaves no examples on one side of {n}")
+    return n - held_out
+
+
+def _loss_total(loss: torch.Tensor, batch: int, summed: bool) -> torch.Tensor:
+    """A batch's loss as a sum over its examples (objectives report a mean or a sum)."""
+    return loss.detach() * (1 if summed else batch)
+
+
+def mean_objective(model: nn.Module, objective: Objective, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                   summed: bool) -> float:
+    """The objective per example over (x, y), in the model's current mode, without updating it
+    (pylearn2's monitor of the cost on a dataset)."""
+    total = torch.zeros((), device=x.device)
+    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+        total += _loss_total(objective(model, xb, yb)[0], len(yb), summed)
+    return total.item() / len(y)
+
+
+@torch.no_grad()
+def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10_000) -> float:
+    """Misclassification rate in eval mode; the model's mode is restored."""
+    was_training = model.training
+    model.eval()
+    wrong = sum((model(xb).argmax(1) != yb).sum().item() for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
+    model.train(was_training)
+    return wrong / len(y)
+
+
+def _rng_state() -> dict:
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["cpu"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+class Preempted(RuntimeError):
+    """Training stopped on SIGTERM (a cluster preempting the job) after saving a checkpoint."""
+
+
+@contextlib.contextmanager
+def _sigterm_flag() -> Iterator[dict]:
+    """{"set": bool} that turns True on SIGTERM while the block runs (main thread only)."""
+    flag = {"set": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: flag.update(set=True))
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def train(
@@ -66,60 +162,133 @@ def train(
     checkpoint: str | Path,
     checkpoint_every: int,
     name: str = "model",
-) -> list[dict]:
-    """Train `model` in place with SGD + momentum on (images, labels), already on the model's device.
+    first_stage: dict | None = None,
+) -> dict:
+    """Train `model` in place on (images, labels), already on the model's device.
 
-    spec: {"objective": {...}, "epochs", "batch_size", "lr", "momentum", "lr_final_fraction"}.
-    Every `checkpoint_every` epochs the state goes atomically to `checkpoint`; a later call with
-    the same spec resumes from it and ends with the same weights as an uninterrupted run.
-    Returns the per-epoch history (mean loss, training error on the batches, lr).
+    spec: {"objective", "epochs", "batch_size", "lr", "momentum"} and optionally "lr_schedule",
+    "momentum_schedule", "protocol" (see the module docstring). With `first_stage` (the record a
+    two-stage model's first stage returned) the second stage runs, for at most
+    protocol["continue_max_epochs"] epochs. Every `checkpoint_every` epochs, and at the next
+    minibatch after a SIGTERM (then raising Preempted), the state goes atomically to `checkpoint`;
+    a later call with the same arguments resumes from it, mid-epoch if need be, and ends with the
+    same weights as an uninterrupted run.
+    Returns {"history": per-epoch records, "stop": why it stopped, "epochs", "steps", ...}; the
+    first stage also returns "best_epoch", "best_error", "target_objective", "lr", "momentum".
     """
     device = images.device
+    protocol = spec.get("protocol", {"kind": "fixed"})
     objective = make_objective(spec["objective"])
-    optimizer = torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"])
-    history: list[dict] = []
-    start_epoch = 0
+    summed = spec["objective"].get("loss_reduction", "mean") == "sum"
+    early_stopping = protocol["kind"] != "fixed" and first_stage is None
+    held_out = None
+    if protocol["kind"] != "fixed":
+        split = held_out_split(len(labels), protocol)
+        held_out = (images[split:], labels[split:])
+        if early_stopping:
+            images, labels = images[:split], labels[:split]
+    if first_stage is None:
+        start_epoch, start_step, max_epochs = 0, 0, spec["epochs"]
+    else:
+        start_epoch, start_step = first_stage["best_epoch"], first_stage["steps_at_best"]
+        max_epochs = start_epoch + protocol["continue_max_epochs"]
+
+    optimizer = MomentumSGD(parameter_groups(model), lr=spec["lr"], momentum=spec["momentum"])
+    state = {"epoch": start_epoch, "step": start_step, "batch": 0, "partial": torch.zeros(2, device=device),
+             "history": [], "best": None, "stop": "epochs"}
     checkpoint = Path(checkpoint)
-    spec_hash = config_hash({"spec": spec, "seed": seed})
+    spec_hash = config_hash({"spec": spec, "seed": seed, "first_stage": first_stage and first_stage["target_objective"]})
+
+    def save() -> None:
+        save_tensors(checkpoint, {"spec_hash": spec_hash, "state": state, "rng": _rng_state(),
+                                  "model": model.state_dict(), "optimizer": optimizer.state_dict()})
+
     torch.manual_seed(seed)
     if checkpoint.exists():
-        state = load_tensors(checkpoint, device)
-        if state["spec_hash"] == spec_hash:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            torch.set_rng_state(state["rng"].cpu())
-            history, start_epoch = state["history"], state["epoch"]
-            print(f"[{name}] resuming from {checkpoint} at epoch {start_epoch}", file=sys.stderr)
+        saved = load_tensors(checkpoint, device)
+        if saved["spec_hash"] == spec_hash:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            _set_rng_state(saved["rng"])
+            state = saved["state"]
+            print(f"[{name}] resuming from {checkpoint} at epoch {state['epoch']}, batch {state['batch']}",
+                  file=sys.stderr)
+
     n = len(labels)
-    summed_loss = spec["objective"].get("loss_reduction", "mean") == "sum"
     model.train()
-    bar = tqdm(range(start_epoch, spec["epochs"]), desc=name, initial=start_epoch, total=spec["epochs"],
-               file=sys.stderr, mininterval=2.0)
-    for epoch in bar:
-        lr = learning_rate(spec, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).to(device)
-        total_loss = torch.zeros((), device=device)
-        wrong = torch.zeros((), device=device)
-        for batch in order.split(spec["batch_size"]):
-            x, y = images[batch], labels[batch]
-            loss, logits = objective(model, x, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            with torch.no_grad():
-                total_loss += loss.detach() * (1 if summed_loss else len(batch))
-                wrong += (logits.argmax(1) != y).sum()
-        mean_loss = total_loss.item() / n
-        if not math.isfinite(mean_loss):
-            raise FloatingPointError(f"[{name}] training diverged at epoch {epoch + 1}: loss is {mean_loss}")
-        history.append({"epoch": epoch + 1, "loss": mean_loss, "train_error": wrong.item() / n, "lr": lr})
-        bar.set_postfix(loss=f"{mean_loss:.4f}", err=f"{wrong.item() / n:.4f}", refresh=False)
-        if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == spec["epochs"]:
-            save_tensors(checkpoint, {
-                "spec_hash": spec_hash, "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state(),
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            })
+    bar = tqdm(total=max_epochs, initial=state["epoch"], desc=name, file=sys.stderr, mininterval=2.0)
+    with _sigterm_flag() as sigterm:
+        while state["epoch"] < max_epochs and state["stop"] == "epochs":
+            epoch = state["epoch"]
+            for group in optimizer.param_groups:
+                group["momentum"] = momentum(spec, epoch)
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).to(device)
+            batches = order.split(spec["batch_size"])
+            for index in range(state["batch"], len(batches)):
+                if sigterm["set"]:
+                    state["batch"] = index
+                    save()
+                    raise Preempted(f"[{name}] stopped by SIGTERM in epoch {epoch + 1} before batch {index + 1}; "
+                                    f"checkpoint saved to {checkpoint}, rerun to resume")
+                lr = learning_rate(spec, epoch, state["step"])
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                x, y = images[batches[index]], labels[batches[index]]
+                loss, logits = objective(model, x, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                project_max_norm_(model)
+                state["step"] += 1
+                with torch.no_grad():
+                    state["partial"] += torch.stack([_loss_total(loss, len(y), summed), (logits.argmax(1) != y).sum()])
+            mean_loss, train_error = (state["partial"] / n).tolist()
+            if not math.isfinite(mean_loss):
+                raise FloatingPointError(f"[{name}] training diverged at epoch {epoch + 1}: loss is {mean_loss}")
+            record = {"epoch": epoch + 1, "loss": mean_loss, "train_error": train_error,
+                      "lr": learning_rate(spec, epoch, state["step"] - 1), "momentum": optimizer.param_groups[0]["momentum"]}
+            state.update(epoch=epoch + 1, batch=0, partial=torch.zeros(2, device=device))
+            if early_stopping:
+                _early_stopping_epoch(model, held_out, spec, state, record)
+            elif first_stage is not None:
+                record["held_out_objective"] = mean_objective(model, objective, *held_out, spec["batch_size"], summed)
+                if record["held_out_objective"] <= first_stage["target_objective"]:
+                    state["stop"] = "held-out objective reached the first stage's training objective"
+            state["history"].append(record)
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in (
+                "loss", "train_error", "valid_error", "held_out_objective")}, refresh=False)
+            if state["epoch"] % checkpoint_every == 0 or state["epoch"] == max_epochs or state["stop"] != "epochs":
+                save()
+    bar.close()
+    result = _finish(model, state)
+    if early_stopping:  # pylearn2's train_objective of the best epoch: the objective on the training part
+        model.train()
+        result["target_objective"] = mean_objective(model, objective, images, labels, spec["batch_size"], summed)
+        model.eval()
+    return result
+
+
+def _early_stopping_epoch(model: nn.Module, held_out: tuple, spec: dict, state: dict, record: dict) -> None:
+    """Validate after an epoch; keep the best weights; stop after `patience` epochs without a lower error."""
+    record["valid_error"] = error_rate(model, *held_out)
+    best = state["best"]
+    if best is None or record["valid_error"] < best["error"]:
+        state["best"] = {
+            "epoch": state["epoch"], "error": record["valid_error"], "steps": state["step"],
+            "lr": record["lr"], "momentum": record["momentum"], "model": copy.deepcopy(model.state_dict()),
+        }
+    elif state["epoch"] - best["epoch"] >= spec["protocol"]["patience"]:
+        state["stop"] = f"no lower validation error for {spec['protocol']['patience']} epochs"
+
+
+def _finish(model: nn.Module, state: dict) -> dict:
+    """Restore the best weights of an early-stopped run; the run's record, JSON-ready."""
     model.eval()
-    return history
+    result = {"history": state["history"], "stop": state["stop"], "epochs": state["epoch"], "steps": state["step"]}
+    best = state["best"]
+    if best is not None:
+        model.load_state_dict(best["model"])
+        result.update(best_epoch=best["epoch"], best_error=best["error"], steps_at_best=best["steps"],
+                      lr=best["lr"], momentum=best["momentum"])
+    return result

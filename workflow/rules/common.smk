@@ -16,8 +16,33 @@ def model_entry(wildcards):
     return PAPERS[wildcards.paper]["models"][wildcards.model]
 
 
-def labels(wildcards):
-    return {name: m["label"] for name, m in PAPERS[wildcards.paper]["models"].items()}
+def weights_file(paper, model, stage="final"):
+    """A trained model's weights: the final ones, or a two-stage model's after its first stage."""
+    folder = f"results/models/{paper}/{model}"
+    return f"{folder}/model.pt" if stage == "final" else f"{folder}/first_stage/model.pt"
+
+
+def first_stage_of(wildcards):
+    """A two-stage model's second stage starts from its first stage (Lyu et al. 2015, IV-A)."""
+    if model_entry(wildcards)["training"].get("protocol", {}).get("kind") != "two_stage":
+        return {}
+    weights = weights_file(wildcards.paper, wildcards.model, "first_stage")
+    return {"first_stage": weights, "first_stage_record": weights.replace("model.pt", "provenance.json")}
+
+
+def evaluated_weights(wildcards):
+    spec = PAPERS[wildcards.paper]["evaluations"][wildcards.evaluation]
+    return weights_file(wildcards.paper, wildcards.model, spec.get("weights", "final"))
+
+
+def artifact_models(group):
+    """Registry entries of the models a table or figure names (their labels, objectives)."""
+
+    def entries(wildcards):
+        artifact = PAPERS[wildcards.paper][group][getattr(wildcards, group[:-1])]
+        return {m: PAPERS[wildcards.paper]["models"][m] for m in artifact.get("models", [])}
+
+    return entries
 
 
 def eval_files(paper, artifact):

@@ -12,3 +12,20 @@ rule prepare_dataset:
         "../../environment.yml"
     script:
         "../../scripts/prepare_dataset.py"
+
+
+rule preprocess_dataset:
+    input:
+        dataset_file("{dataset}"),
+        code=lib("data", "io"),
+    output:
+        dataset_file("{dataset}_gcn_zca"),
+    params:
+        # pylearn2 make_cifar10_gcn_whitened.py: GCN scale 55, ZCA filter bias 0.1, fit on the training set
+        options={"kind": "gcn_zca", "scale": 55.0, "filter_bias": 0.1},
+    log:
+        "results/logs/preprocess_dataset/{dataset}_gcn_zca.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/preprocess_dataset.py"

@@ -1,15 +1,16 @@
 rule evaluate:
     input:
-        weights="results/models/{paper}/{model}/model.pt",
+        weights=evaluated_weights,
         dataset=lambda w: dataset_file(model_entry(w)["dataset"]),
-        code=lib("evaluate", "perturbations", "models", "data", "io"),
+        code=lib("evaluate", "perturbations", "models", "training", "data", "io"),
     output:
         "results/evals/{paper}/{model}/{evaluation}.json",
     params:
-        spec=lambda w: registry.evaluation_spec(config, PAPERS[w.paper], w.evaluation),
+        spec=lambda w: registry.evaluation_spec(config, PAPERS[w.paper], w.evaluation, w.model),
         model_spec=lambda w: registry.model_spec(config, PAPERS[w.paper], w.model),
         scale=config["scale"],
         device=config["device"],
+    threads: config["model_threads"]  # torch's intra-op threads (capped by --cores)
     log:
         "results/logs/evaluate/{paper}/{model}/{evaluation}.log",
     benchmark:

@@ -14,7 +14,7 @@ rule figure:
         json="results/figures/{paper}/{figure}.json",
     params:
         artifact=lambda w: PAPERS[w.paper]["figures"][w.figure],
-        labels=labels,
+        models=artifact_models("figures"),
         scale=config["scale"],
     log:
         "results/logs/figures/{paper}/{figure}.log",

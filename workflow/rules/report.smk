@@ -36,11 +36,31 @@ rule benchmark_line_search:
         "--examples {params.examples} --device {params.device} --out {output} 2> {log}"
 
 
+rule benchmark_train_step:
+    input:
+        code=lib("objectives", "training", "models", "perturbations"),
+        command="benchmarks/train_step.py",
+    output:
+        "results/benchmarks/train_step.json",
+    params:
+        python=sys.executable,
+        repeats=5 if config["scale"] == "smoke" else 20,
+        device=config["device"],
+    threads: config["model_threads"]
+    log:
+        "results/logs/benchmarks/train_step.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "OMP_NUM_THREADS={threads} {params.python} {input.command} --repeats {params.repeats} "
+        "--device {params.device} --out {output} 2> {log}"
+
+
 rule report:
     input:
         artifacts=[f for p in PAPERS for f in paper_artifacts(p)],
         notebooks=expand("results/report/notebooks/{paper}.html", paper=PAPERS),
-        benchmarks=["results/benchmarks/line_search.json"] if "lyu2015" in PAPERS else [],
+        benchmarks=expand("results/benchmarks/{name}.json", name=["line_search", "train_step"]) if "lyu2015" in PAPERS else [],
         templates=["report/index.html.j2", "report/report.tex.j2", "report/style.css"],
         code=lib("report"),
     output:

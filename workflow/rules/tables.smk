@@ -14,7 +14,7 @@ rule table:
         json="results/tables/{paper}/{table}.json",
     params:
         artifact=lambda w: PAPERS[w.paper]["tables"][w.table],
-        labels=labels,
+        models=artifact_models("tables"),
         scale=config["scale"],
     log:
         "results/logs/tables/{paper}/{table}.log",

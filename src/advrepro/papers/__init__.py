@@ -22,16 +22,25 @@ def builder(key: str, name: str):
     return mod.BUILDERS[name]
 
 
-class ArtifactInputs:
-    """What a builder reads: evaluation results by (model, evaluation), model labels, a dataset path."""
+def _describe_data(result: dict) -> str:
+    """e.g. "cifar10 (synthetic-standin) + gcn_zca, test split"."""
+    meta = result["dataset"]
+    preprocessing = f" + {meta['preprocessing']['kind']}" if "preprocessing" in meta else ""
+    return f"{meta['name']} ({meta['variant']}){preprocessing}, {result['spec']['split']} split"
 
-    def __init__(self, results: dict, labels: dict, dataset: str | None = None):
-        self.results, self.labels, self.dataset = results, labels, dataset
+
+class ArtifactInputs:
+    """What a builder reads: evaluation results by (model, evaluation), the registry entries of
+    the models (labels, objectives), a dataset path."""
+
+    def __init__(self, results: dict, models: dict, dataset: str | None = None):
+        self.results, self.models, self.dataset = results, models, dataset
+        self.labels = {name: entry["label"] for name, entry in models.items()}
 
     @classmethod
-    def load(cls, paths: list[str], labels: dict, dataset: str | None = None) -> "ArtifactInputs":
+    def load(cls, paths: list[str], models: dict, dataset: str | None = None) -> "ArtifactInputs":
         """Read evaluation result files, keyed by the (model, evaluation) each names."""
-        return cls({(r["model"], r["evaluation"]): r for r in map(read_json, paths)}, labels, dataset)
+        return cls({(r["model"], r["evaluation"]): r for r in map(read_json, paths)}, models, dataset)
 
     def result(self, model: str, evaluation: str) -> dict:
         return self.results[(model, evaluation)]
@@ -42,6 +51,5 @@ class ArtifactInputs:
             "paper": paper, "artifact": name, "kind": kind, "title": artifact["title"], "scale": scale,
             "config_hash": config_hash(artifact),
             "inputs": {f"{m}/{e}": r["provenance"] for (m, e), r in self.results.items()},
-            "datasets": sorted({f"{r['dataset']['name']} ({r['dataset']['variant']}), {r['spec']['split']} split"
-                                for r in self.results.values()}),
+            "datasets": sorted({_describe_data(r) for r in self.results.values()}),
         }

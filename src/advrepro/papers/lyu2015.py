@@ -1,4 +1,4 @@
-"""Lyu, Huang & Liang 2015, section V: Tables VI-IX and Figures 5-7 from evaluation results."""
+"""Lyu, Huang & Liang 2015: Tables I-IX, Figures 1-7 and two artifacts beyond the paper, from evaluation results."""
 
 from __future__ import annotations
 
@@ -23,6 +23,28 @@ def _column(std: float) -> str:
 def _clean_error(noise_rows: list[dict]) -> float:
     """The clean error behind a noise sweep (each row holds error and error - clean)."""
     return noise_rows[0]["error"] - noise_rows[0]["additional_error"]
+
+
+def evaluation_columns_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Tables I-III: test error (%) per model, a column per evaluation (options.columns: name -> evaluation)."""
+    return _long([
+        (model, inputs.labels[model], column, 100 * inputs.result(model, evaluation)["error"], np.nan)
+        for model in artifact["models"] for column, evaluation in artifact["options"]["columns"].items()
+    ])
+
+
+def grid_selection_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Section IV-A's grid: validation error (%) of each setting; ours is the lowest, the paper's is marked."""
+    (evaluation,) = artifact["evaluations"]
+    errors = {model: 100 * inputs.result(model, evaluation)["error"] for model in artifact["models"]}
+    selected = min(errors, key=errors.get)
+
+    def label(model: str) -> str:
+        marks = [m for m, on in (("our selection", model == selected),
+                                 ("the paper's choice", model == artifact["options"]["paper_choice"])) if on]
+        return inputs.labels[model] + (f" ({', '.join(marks)})" if marks else "")
+
+    return _long([(model, label(model), "validation error", error, np.nan) for model, error in errors.items()])
 
 
 def min_perturbation_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
@@ -119,7 +141,51 @@ def noisy_digits(artifact: dict, inputs: ArtifactInputs):
                               ["test digits", f"+ Gaussian noise, std {options['std']:g} (clipped to [0,1] for display)"])
 
 
+def perturbation_examples_figure(artifact: dict, inputs: ArtifactInputs):
+    """Figs. 1-4: the test digits (show: clean), x + eps (perturbed) or eps * magnify (perturbation)
+    for the step of norm options.sigma, with the model's predictions."""
+    (model,), (evaluation,) = artifact["models"], artifact["evaluations"]
+    result, options = inputs.result(model, evaluation), artifact["options"]
+    images = np.asarray(result["images"])[:, 0]
+    if options["show"] == "clean":
+        return figures.image_grid([list(images)], [f"test digits; {inputs.labels[model]} predicts "
+                                                   f"{' '.join(map(str, result['predictions']))}"])
+    (step,) = [r for r in result["perturbed"] if r["sigma"] == options["sigma"]]
+    eps = np.asarray(step["perturbations"])[:, 0]
+    if options["show"] == "perturbed":
+        perturbed = images + eps
+        return figures.image_grid([list(perturbed)], [
+            f"x + eps, p={result['p']:g}, sigma={step['sigma']:g} (unclipped, one grey scale); predictions "
+            f"{' '.join(map(str, step['predictions']))}"], vmin=float(perturbed.min()), vmax=float(perturbed.max()))
+    magnified = options["magnify"] * eps
+    bound = float(np.abs(magnified).max()) or 1.0
+    return figures.image_grid([list(magnified)], [f"{options['magnify']:g} x eps (p={result['p']:g}, "
+                                                  f"sigma={step['sigma']:g}); grey is 0"],
+                              cmap="gray", vmin=-bound, vmax=bound)
+
+
+def p_family_figure(artifact: dict, inputs: ArtifactInputs):
+    """Beyond the paper: test error against p of the family, clean and under each noise level."""
+    (evaluation,) = artifact["evaluations"]
+    ps = [inputs.models[m]["training"]["objective"]["p"] for m in artifact["models"]]
+    ticks = [p if np.isfinite(p) else max(p for p in ps if np.isfinite(p)) * 1.5 for p in ps]
+    fig, ax = figures.new()
+    stds = [r["std"] for r in inputs.result(artifact["models"][0], evaluation)["noise"]]
+    for i, std in enumerate(stds):
+        errors = [100 * inputs.result(m, evaluation)["noise"][i]["error"] for m in artifact["models"]]
+        sems = [100 * inputs.result(m, evaluation)["noise"][i]["error_sem"] for m in artifact["models"]]
+        ax.errorbar(ticks, errors, yerr=sems, marker="o", capsize=2, label="clean" if std == 0 else f"noise std {std:g}")
+    ax.set_xscale("log")
+    ax.set_xticks(ticks, [f"{p:g}" if np.isfinite(p) else "∞" for p in ps])
+    ax.minorticks_off()
+    ax.set_xlabel("p of the gradient regularization (eq. 3)")
+    ax.set_ylabel("test error (%)")
+    ax.legend(frameon=False)
+    return fig
+
+
 BUILDERS = {f.__name__: f for f in (
+    evaluation_columns_table, grid_selection_table, perturbation_examples_figure, p_family_figure,
     min_perturbation_table, noise_error_table, predicted_noise_error_table, additional_error_table,
     perturbation_histogram, perturbation_histogram_near_zero, noisy_digits,
 )}

@@ -1,0 +1,113 @@
+"""Training objectives: (model, x, y) -> (scalar loss, logits of the batch the loss was computed on).
+
+Each objective runs the model in whatever mode it is in (train mode while training, so dropout
+is active in every forward pass, including the one that finds a perturbation).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from advrepro.models import weight_parameters
+from advrepro.perturbations import dual_norm, steepest_ascent
+
+Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def _check_reduction(loss_reduction: str) -> None:
+    if loss_reduction not in ("mean", "sum"):
+        raise ValueError(f"unknown loss_reduction {loss_reduction!r}; allowed: mean, sum")
+
+
+def weight_decay_objective(weight_decay: float = 0.0, loss_reduction: str = "mean") -> Objective:
+    """Cross-entropy (mean or sum over the batch) + (lambda/2) * sum of squared weights, biases exempt.
+
+    With loss_reduction="sum" the penalty weighs against the summed batch loss, so lambda acts
+    as lambda / batch_size would against the mean.
+    """
+    _check_reduction(loss_reduction)
+
+    def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits, y, reduction=loss_reduction)
+        if weight_decay:
+            loss = loss + 0.5 * weight_decay * sum(w.pow(2).sum() for w in weight_parameters(model))
+        return loss, logits
+
+    return objective
+
+
+def _input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """grad_x of the summed cross-entropy in the model's current mode (one gradient per example);
+    parameter .grad untouched."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(nn.functional.cross_entropy(model(x), y, reduction="sum"), x)
+    return grad
+
+
+def gradient_regularization(p: float = 2.0, sigma: float = 1.0, form: str = "perturbation") -> Objective:
+    """Lyu et al. 2015 gradient regularization of the p-norm family, in one of two forms.
+
+    "perturbation" (eq. 1-3): the loss L(x + eps) at eps = steepest_ascent(grad_x L, p, sigma),
+    eps computed from a detached gradient, so no gradient flows through it.
+    "double_backprop" (eq. 4): the exact penalty L(x) + sigma * ||grad_x L||_{p*}, per example,
+    differentiated through the input gradient.
+    """
+    if form not in ("perturbation", "double_backprop"):
+        raise ValueError(f"unknown form {form!r}; allowed: perturbation, double_backprop")
+
+    def perturbation(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        eps = steepest_ascent(_input_gradient(model, x, y), p, sigma).detach()
+        logits = model(x + eps)
+        return nn.functional.cross_entropy(logits, y), logits
+
+    def double_backprop(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x.detach().requires_grad_(True)
+        logits = model(x)
+        losses = nn.functional.cross_entropy(logits, y, reduction="none")
+        (grad,) = torch.autograd.grad(losses.sum(), x, create_graph=True)
+        return (losses + sigma * dual_norm(grad, p)).mean(), logits
+
+    return perturbation if form == "perturbation" else double_backprop
+
+
+NOISE = {
+    "gaussian": lambda x, scale: scale * torch.randn_like(x),
+    "sign": lambda x, scale: scale * (2 * torch.randint_like(x, 2) - 1),
+    "uniform": lambda x, scale: scale * (2 * torch.rand_like(x) - 1),
+}
+"""Input noise of a given scale: N(0, scale^2 I), +-scale with equal odds, U(-scale, scale)."""
+
+
+def input_noise(kind: str = "gaussian", scale: float = 0.0) -> Objective:
+    """The loss at x + noise, a fresh draw every batch from the global RNG (so checkpoints replay it).
+
+    gaussian: the ReLU + dropout + Gaussian row of Lyu Table I; sign and uniform: Goodfellow
+    et al. 2014 section 6's noise baselines to adversarial training.
+    """
+    if kind not in NOISE:
+        raise ValueError(f"unknown noise kind {kind!r}; allowed: {', '.join(NOISE)}")
+
+    def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = model(x + NOISE[kind](x, scale))
+        return nn.functional.cross_entropy(logits, y), logits
+
+    return objective
+
+
+OBJECTIVES: dict[str, Callable[..., Objective]] = {
+    "plain": weight_decay_objective,
+    "gradient_regularization": gradient_regularization,
+    "input_noise": input_noise,
+}
+
+
+def make_objective(spec: dict) -> Objective:
+    """Build the objective named by spec["name"] with the remaining keys as options."""
+    options = {k: v for k, v in spec.items() if k != "name"}
+    if spec["name"] not in OBJECTIVES:
+        raise ValueError(f"unknown objective {spec['name']!r}; allowed: {', '.join(sorted(OBJECTIVES))}")
+    return OBJECTIVES[spec["name"]](**options)

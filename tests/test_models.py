@@ -1,0 +1,173 @@
+import pytest
+import torch
+from torch import nn
+
+from advrepro.models import (INPUT_SHAPES, Maxout, PylearnDropout, UntiedBias, build, conv_maxout_cifar_small,
+                             conv_maxout_mnist, init_irange_, maxout_mlp, parameter_groups, project_max_norm_,
+                             weight_parameters)
+
+DATASET = {"softmax_regression": "mnist", "sigmoid_mlp": "mnist", "relu_mlp": "mnist", "maxout_mlp": "mnist",
+           "conv_maxout_mnist": "mnist", "conv_maxout_cifar_small": "cifar10_gcn_zca"}
+
+
+def test_fc_maxout_takes_the_max_of_consecutive_groups():
+    x = torch.tensor([[1.0, 5.0, 2.0, -1.0, -3.0, -2.0], [0.0, 0.0, 9.0, 7.0, 8.0, 6.0]])
+    torch.testing.assert_close(Maxout(3)(x), torch.tensor([[5.0, -1.0], [9.0, 8.0]]))
+    torch.testing.assert_close(Maxout(2)(x), torch.tensor([[5.0, 2.0, -2.0], [0.0, 9.0, 8.0]]))
+
+
+def test_conv_maxout_takes_the_max_of_consecutive_channel_groups_per_position():
+    x = torch.arange(2 * 6 * 2 * 2, dtype=torch.float32).reshape(2, 6, 2, 2)
+    x[:, 0] += 1000.0  # channel 0 wins group 0 (channels 0-2); channel 5 wins group 1 (channels 3-5)
+    out = Maxout(3)(x)
+    assert out.shape == (2, 2, 2, 2)
+    torch.testing.assert_close(out[:, 0], x[:, 0])
+    torch.testing.assert_close(out[:, 1], x[:, 5])
+    with pytest.raises(ValueError):
+        Maxout(4)(x)
+
+
+def _pooled_sizes(model: nn.Module, x: torch.Tensor) -> list[int]:
+    sizes = []
+    hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[-2:])))
+             for m in model.modules() if isinstance(m, nn.MaxPool2d)]
+    model.eval()(x)
+    for hook in hooks:
+        hook.remove()
+    assert all(h == w for h, w in sizes)
+    return [h for h, _ in sizes]
+
+
+def test_ceil_mode_pooling_gives_the_pylearn2_spatial_sizes():
+    mnist = conv_maxout_mnist(INPUT_SHAPES["mnist"])
+    assert _pooled_sizes(mnist, torch.zeros(2, 1, 28, 28)) == [10, 4, 3]
+    assert mnist[-1].in_features == 24 * 3 * 3
+    cifar = conv_maxout_cifar_small(INPUT_SHAPES["cifar10_gcn_zca"])
+    assert _pooled_sizes(cifar, torch.zeros(2, 3, 32, 32)) == [16, 7, 5]
+
+
+@pytest.mark.parametrize("architecture", sorted(DATASET))
+def test_every_builder_gives_batch_by_10_logits(architecture):
+    dataset = DATASET[architecture]
+    model = build(architecture, dataset)
+    for mode in (True, False):
+        assert model.train(mode)(torch.randn(3, *INPUT_SHAPES[dataset])).shape == (3, 10)
+    assert INPUT_SHAPES["cifar10_gcn_zca"] == INPUT_SHAPES["cifar10"] == (3, 32, 32)
+
+
+def test_builders_take_options_and_set_paper_max_norms():
+    model = build("sigmoid_mlp", "mnist", hidden=(50,))
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linears] == [50, 10]
+    assert all(m.max_norm == pytest.approx(15 ** 0.5) for m in linears)
+    relu = build("relu_mlp", "mnist")
+    assert [m.max_norm for m in relu.modules() if isinstance(m, nn.Linear)] == [3.5] * 4
+    maxout = build("maxout_mlp", "mnist")
+    assert [(m.out_features, m.max_norm) for m in maxout.modules() if isinstance(m, nn.Linear)] == [
+        (1200, 1.9365), (1200, 1.9365), (10, 1.9365)]
+    cifar = build("conv_maxout_cifar_small", "cifar10")
+    assert [getattr(m, "max_norm", None) for m in cifar.modules() if isinstance(m, (nn.Conv2d, nn.Linear))] == [
+        0.9, 1.9365, 1.9365, 1.9, 1.9365]
+    mnist = build("conv_maxout_mnist", "mnist")
+    assert [m.max_norm for m in mnist.modules() if isinstance(m, (nn.Conv2d, nn.Linear))] == [
+        0.9, 1.9365, 1.9365, 1.9365]
+    assert [tuple(m.bias.shape) for m in mnist.modules() if isinstance(m, UntiedBias)] == [
+        (96, 21, 21), (96, 9, 9), (96, 6, 6)]
+
+
+def test_project_max_norm_clips_only_the_vectors_over_the_bound():
+    torch.manual_seed(0)
+    linear, conv, free = nn.Linear(20, 6), nn.Conv2d(3, 4, 5), nn.Linear(20, 6)
+    linear.max_norm, conv.max_norm = 1.0, 2.0
+    model = nn.Sequential(conv, nn.Flatten(), linear, free)
+    with torch.no_grad():
+        linear.weight.mul_(10.0)
+        linear.weight[:2] *= 1e-3  # rows 0 and 1 are within the bound
+        conv.weight.mul_(100.0)
+        conv.weight[0] *= 1e-4  # kernel 0 is within the bound
+        free.weight.mul_(100.0)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    project_max_norm_(model)
+
+    rows = linear.weight.norm(dim=1)
+    assert (before["2.weight"].norm(dim=1)[2:] > 1.0).all() and (before["2.weight"].norm(dim=1)[:2] < 1.0).all()
+    torch.testing.assert_close(rows[2:], torch.ones(4))
+    assert torch.equal(linear.weight[:2], before["2.weight"][:2])
+    kernels = conv.weight.flatten(1).norm(dim=1)
+    torch.testing.assert_close(kernels[1:], torch.full((3,), 2.0))
+    assert torch.equal(conv.weight[0], before["0.weight"][0])
+    for name in ("3.weight", "0.bias", "2.bias", "3.bias"):  # no attribute, or not a weight: untouched
+        assert torch.equal(dict(model.named_parameters())[name], before[name])
+    # clipped vectors keep their direction
+    torch.testing.assert_close(linear.weight[2:] * before["2.weight"].norm(dim=1)[2:, None], before["2.weight"][2:])
+
+
+def test_pylearn_dropout_is_identity_in_eval_and_with_include_one():
+    x = torch.randn(50, 40)
+    for layer in (PylearnDropout(0.8, 1.0), PylearnDropout(0.5, 2.0)):
+        assert torch.equal(layer.eval()(x), x)
+    assert torch.equal(PylearnDropout(1.0, 1.0).train()(x), x)
+
+
+def test_pylearn_dropout_input_layer_keeps_values_unscaled():
+    torch.manual_seed(0)
+    x = torch.rand(400, 500) + 0.5  # no zeros in the input
+    out = PylearnDropout(0.8, 1.0).train()(x)
+    kept = out != 0
+    assert torch.equal(out[kept], x[kept])
+    assert abs(kept.float().mean().item() - 0.8) < 0.01
+
+
+def test_pylearn_dropout_hidden_layer_scales_kept_values_by_two():
+    torch.manual_seed(0)
+    x = torch.rand(400, 500) + 0.5
+    out = PylearnDropout(0.5, 2.0).train()(x)
+    kept = out != 0
+    assert torch.equal(out[kept], 2 * x[kept])
+    assert abs(kept.float().mean().item() - 0.5) < 0.01
+
+
+def test_maxout_mlp_is_deterministic_in_eval_and_stochastic_in_train():
+    torch.manual_seed(0)
+    model = maxout_mlp(INPUT_SHAPES["mnist"], units=20)
+    x = torch.rand(8, 1, 28, 28)
+    model.eval()
+    assert torch.equal(model(x), model(x))
+    model.train()
+    assert not torch.equal(model(x), model(x))
+    dropouts = [(m.include_prob, m.scale) for m in model.modules() if isinstance(m, PylearnDropout)]
+    assert dropouts == [(0.8, 1.0), (0.5, 2.0), (0.5, 2.0)]
+
+
+def test_parameter_groups_cover_every_parameter_once_and_scale_the_cifar_convs():
+    model = conv_maxout_cifar_small(INPUT_SHAPES["cifar10"])
+    groups = parameter_groups(model)
+    grouped = [p for g in groups for p in g["params"]]
+    assert len(grouped) == len({id(p) for p in grouped}) == len(list(model.parameters()))
+    assert {id(p) for p in grouped} == {id(p) for p in model.parameters()}
+    by_scale = {g["lr_scale"]: {id(p) for p in g["params"]} for g in groups}
+    assert set(by_scale) == {0.05, 1.0}
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert by_scale[0.05] == {id(p) for m in convs for p in (m.weight, m.bias)}
+    torch.optim.SGD(groups, lr=0.1)  # valid optimizer param groups
+
+    plain = parameter_groups(build("maxout_mlp", "mnist"))
+    assert [g["lr_scale"] for g in plain] == [1.0]
+
+
+@pytest.mark.parametrize("architecture", ["maxout_mlp", "conv_maxout_mnist", "conv_maxout_cifar_small"])
+def test_maxout_models_use_irange_init(architecture):
+    model = build(architecture, DATASET[architecture])
+    for name, param in model.named_parameters():
+        if name.endswith("bias"):
+            assert torch.equal(param, torch.zeros_like(param)), name
+        else:
+            assert param.abs().max() <= 0.005 and param.abs().max() > 0.004, name
+    weights = weight_parameters(model)
+    assert weights and all(p.dim() > 1 for p in weights)
+
+
+def test_init_irange_resets_any_model():
+    model = init_irange_(nn.Sequential(nn.Linear(30, 40), nn.Conv2d(2, 3, 3)), irange=0.1)
+    assert all(p.abs().max() <= 0.1 for p in weight_parameters(model))
+    assert all(not p.any() for name, p in model.named_parameters() if name.endswith("bias"))

@@ -1,0 +1,24 @@
+import math
+
+import pandas as pd
+
+from advrepro import tables
+
+LONG = pd.DataFrame([("m1", "Model 1", "test error", 1.0, math.nan)], columns=tables.LONG_COLUMNS)
+REFERENCE = {"source": "Table I", "unit": "%", "values": {"m1": {"test error": 0.9}},
+             "cited": {"dbm": {"label": "DBM", "source": "Hinton et al. 2012", "values": {"test error": 0.79}}}}
+
+
+def test_compare_adds_the_paper_value_and_the_difference():
+    table = tables.compare(LONG, REFERENCE)
+    row = table[table["row"] == "m1"].iloc[0]
+    assert row["paper"] == 0.9 and math.isclose(row["difference"], 0.1)
+
+
+def test_cited_rows_show_the_paper_value_marked_cited_and_nothing_of_ours():
+    table = tables.compare(LONG, REFERENCE)
+    cited = table[table["row"] == "dbm"].iloc[0]
+    assert cited["row_label"] == "DBM (cited: Hinton et al. 2012)" and cited["paper"] == 0.79
+    assert math.isnan(cited["ours"]) and math.isnan(cited["difference"])
+    wide = tables.wide(table, 2)
+    assert wide.loc["DBM (cited: Hinton et al. 2012)", ("test error", "ours")] == ""
