@@ -19,7 +19,7 @@ import torch
 
 from advrepro import io, models, runtime
 from advrepro.objectives import make_objective
-from advrepro.training import MomentumSGD
+from advrepro.training import MomentumSGD, sgd_step
 
 FORMS = {
     "plain": {"name": "plain"},
@@ -37,11 +37,7 @@ def step_seconds(model, x, y, objective_spec: dict, repeats: int) -> list[float]
         if x.is_cuda:
             torch.cuda.synchronize()
         start = time.perf_counter()
-        loss, _ = objective(model, x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        models.project_max_norm_(model)
+        sgd_step(model, objective, optimizer, x, y)
         if x.is_cuda:
             torch.cuda.synchronize()
         if i >= 2:

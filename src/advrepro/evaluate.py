@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from advrepro import objectives
 from advrepro.perturbations import gaussian_noise, steepest_ascent
 
 
@@ -55,12 +56,9 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 10_000) -> torc
 
 
 def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """grad_x of the cross-entropy loss, per example; parameter .grad untouched."""
+    """grad_x of the cross-entropy loss, per example, in eval mode; parameter .grad untouched."""
     with eval_mode(model), torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        loss = nn.functional.cross_entropy(model(x), y, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, x)
-    return grad
+        return objectives.input_gradient(model, x, y)
 
 
 def clean_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10_000) -> dict:

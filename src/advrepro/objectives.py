@@ -40,7 +40,7 @@ def weight_decay_objective(weight_decay: float = 0.0, loss_reduction: str = "mea
     return objective
 
 
-def _input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """grad_x of the summed cross-entropy in the model's current mode (one gradient per example);
     parameter .grad untouched."""
     x = x.detach().requires_grad_(True)
@@ -60,7 +60,7 @@ def gradient_regularization(p: float = 2.0, sigma: float = 1.0, form: str = "per
         raise ValueError(f"unknown form {form!r}; allowed: perturbation, double_backprop")
 
     def perturbation(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        eps = steepest_ascent(_input_gradient(model, x, y), p, sigma).detach()
+        eps = steepest_ascent(input_gradient(model, x, y), p, sigma).detach()
         logits = model(x + eps)
         return nn.functional.cross_entropy(logits, y), logits
 

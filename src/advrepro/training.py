@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from advrepro.evaluate import predict
 from advrepro.io import load_tensors, save_tensors
 from advrepro.models import parameter_groups, project_max_norm_
 from advrepro.objectives import Objective, make_objective
@@ -111,14 +112,20 @@ def mean_objective(model: nn.Module, objective: Objective, x: torch.Tensor, y: t
     return total.item() / len(y)
 
 
-@torch.no_grad()
 def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10_000) -> float:
     """Misclassification rate in eval mode; the model's mode is restored."""
-    was_training = model.training
-    model.eval()
-    wrong = sum((model(xb).argmax(1) != yb).sum().item() for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
-    model.train(was_training)
-    return wrong / len(y)
+    return (predict(model, x, batch_size).argmax(1) != y).double().mean().item()
+
+
+def sgd_step(model: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+             y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One update: the objective, backward, the optimizer's step, then the max-norm projection."""
+    loss, logits = objective(model, x, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    project_max_norm_(model)
+    return loss, logits
 
 
 def _rng_state() -> dict:
@@ -234,11 +241,7 @@ def train(
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 x, y = images[batches[index]], labels[batches[index]]
-                loss, logits = objective(model, x, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                project_max_norm_(model)
+                loss, logits = sgd_step(model, objective, optimizer, x, y)
                 state["step"] += 1
                 with torch.no_grad():
                     state["partial"] += torch.stack([_loss_total(loss, len(y), summed), (logits.argmax(1) != y).sum()])

@@ -19,7 +19,7 @@ rule benchmark_line_search:
     input:
         weights="results/models/lyu2015/softmax_wd1e-4/model.pt",
         dataset=dataset_file("mnist"),
-        code=lib("evaluate"),
+        code=lib("evaluate", "objectives"),
         command="benchmarks/line_search.py",
     output:
         "results/benchmarks/line_search.json",
@@ -38,7 +38,7 @@ rule benchmark_line_search:
 
 rule benchmark_train_step:
     input:
-        code=lib("objectives", "training", "models", "perturbations"),
+        code=lib("objectives", "training", "evaluate", "models", "perturbations"),
         command="benchmarks/train_step.py",
     output:
         "results/benchmarks/train_step.json",
