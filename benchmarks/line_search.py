@@ -19,14 +19,15 @@ import time
 import torch
 
 from advrepro import data, io, models, runtime
-from advrepro.evaluate import eval_mode, input_gradient, min_perturbation_along_gradient
+from advrepro.attacks import input_gradient
+from advrepro.evaluate import min_perturbation_along_gradient
 from advrepro.perturbations import steepest_ascent
 
 
 @torch.no_grad()
 def forward_scan(model, x, y, max_norm: float, steps: int = 1000) -> torch.Tensor:
     """First of `steps` evenly spaced norms at which the prediction flips (inf if none)."""
-    with eval_mode(model):
+    with models.eval_mode(model):
         direction = steepest_ascent(input_gradient(model, x, y), p=2, sigma=1.0)
         correct = model(x).argmax(1) == y
         found = torch.full((len(y),), math.inf, device=x.device)

@@ -6,27 +6,16 @@ gradients are left exactly as they were found.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from torch import nn
 
-from advrepro import objectives
+from advrepro.attacks import input_gradient
+from advrepro.models import eval_mode
 from advrepro.perturbations import gaussian_noise, steepest_ascent
-
-
-@contextlib.contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put the model in eval mode for the block, then restore the mode it had."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def map_batches(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -53,12 +42,6 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 10_000) -> torc
     """Logits for x, computed in chunks of batch_size (halved on running out of memory)."""
     with eval_mode(model):
         return map_batches(model, x, batch_size=batch_size)
-
-
-def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """grad_x of the cross-entropy loss, per example, in eval mode; parameter .grad untouched."""
-    with eval_mode(model), torch.enable_grad():
-        return objectives.input_gradient(model, x, y)
 
 
 def clean_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10_000) -> dict:

@@ -8,7 +8,8 @@ and `lr_scale` (see `parameter_groups`).
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+import contextlib
+from typing import Callable, Iterator, NamedTuple
 
 import torch
 from torch import nn
@@ -152,6 +153,17 @@ def init_irange_(model: nn.Module, irange: float = PYLEARN2_IRANGE) -> nn.Module
         else:
             param.uniform_(-irange, irange)
     return model
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put the model in eval mode for the block, then restore the mode it had."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def weight_parameters(model: nn.Module) -> list[nn.Parameter]:

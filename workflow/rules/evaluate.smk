@@ -2,7 +2,7 @@ rule evaluate:
     input:
         weights=evaluated_weights,
         dataset=lambda w: dataset_file(model_entry(w)["dataset"]),
-        code=lib("evaluate", "objectives", "perturbations", "models", "training", "data", "io"),
+        code=lib("evaluate", "attacks", "objectives", "perturbations", "models", "training", "data", "io"),
     output:
         "results/evals/{paper}/{model}/{evaluation}.json",
     params:

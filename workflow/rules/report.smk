@@ -19,7 +19,7 @@ rule benchmark_line_search:
     input:
         weights="results/models/lyu2015/softmax_wd1e-4/model.pt",
         dataset=dataset_file("mnist"),
-        code=lib("evaluate", "objectives"),
+        code=lib("evaluate", "attacks", "objectives", "models"),
         command="benchmarks/line_search.py",
     output:
         "results/benchmarks/line_search.json",

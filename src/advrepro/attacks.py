@@ -1,0 +1,34 @@
+"""Adversarial attacks on a trained model, batched over examples (dim 0).
+
+Attacks run the model in eval mode and leave its train/eval mode and parameter .grad exactly
+as they found them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from advrepro import objectives
+from advrepro.models import eval_mode
+from advrepro.perturbations import steepest_ascent
+
+
+def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """grad_x of the cross-entropy loss, per example, in eval mode; parameter .grad untouched."""
+    with eval_mode(model), torch.enable_grad():
+        return objectives.input_gradient(model, x, y)
+
+
+def one_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, p: float = math.inf, eps: float,
+             clip: tuple[float, float] | None = None) -> torch.Tensor:
+    """x + steepest_ascent(grad_x L, p, eps), the one-step attack of the p-norm family.
+
+    p = inf is the fast gradient sign method (Goodfellow et al. 2014, eq. 3), p = 2 and p = 1
+    the l2 and single-pixel steps of Shaham et al. 2015.  `clip` = (low, high) clamps the result
+    to the data range; None leaves it unclipped (neither paper states clipping).
+    """
+    adversarial = x + steepest_ascent(input_gradient(model, x, y), p, eps)
+    return adversarial if clip is None else adversarial.clamp(*clip)

@@ -1,0 +1,56 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from advrepro import attacks
+from advrepro.perturbations import steepest_ascent
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.Dropout(0.5), nn.ReLU(), nn.Linear(8, 3)).double()
+
+
+def _data(n: int = 32):
+    gen = torch.Generator().manual_seed(1)
+    return torch.rand(n, 1, 3, 4, generator=gen, dtype=torch.float64), torch.randint(3, (n,), generator=gen)
+
+
+def test_fgsm_is_the_p_inf_step_along_the_eval_mode_input_gradient():
+    model, (x, y) = _model(), _data()
+    model.eval()
+    x_ = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(nn.functional.cross_entropy(model(x_), y, reduction="sum"), x_)
+    expected = x + steepest_ascent(grad, math.inf, 0.25)
+    assert torch.equal(attacks.one_step(model, x, y, eps=0.25), expected)
+    torch.testing.assert_close((expected - x).abs(), torch.full_like(x, 0.25))
+
+
+@pytest.mark.parametrize("p", [1, 2, math.inf])
+def test_batched_attack_equals_per_example_attacks(p):
+    model, (x, y) = _model(), _data()
+    batched = attacks.one_step(model, x, y, p=p, eps=0.3)
+    single = torch.cat([attacks.one_step(model, x[i:i + 1], y[i:i + 1], p=p, eps=0.3) for i in range(len(y))])
+    torch.testing.assert_close(batched, single, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_attack_leaves_mode_and_parameter_gradients_as_found(training):
+    model, (x, y) = _model(), _data()
+    nn.functional.cross_entropy(model(x), y).backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.train(training)
+    first = attacks.one_step(model, x, y, eps=0.1)
+    assert model.training is training
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads))
+    assert torch.equal(first, attacks.one_step(model, x, y, eps=0.1))  # eval mode: dropout off, deterministic
+
+
+def test_clip_is_explicit():
+    model, (x, y) = _model(), _data()
+    unclipped = attacks.one_step(model, x, y, eps=0.5)
+    clipped = attacks.one_step(model, x, y, eps=0.5, clip=(0.0, 1.0))
+    assert unclipped.min() < 0 and unclipped.max() > 1
+    assert torch.equal(clipped, unclipped.clamp(0, 1))
