@@ -181,3 +181,29 @@ def test_two_stage_protocol_stops_when_the_held_out_objective_reaches_the_first_
     assert held_out[-1] <= first["target_objective"] and all(v > first["target_objective"] for v in held_out[:-1])
     assert second["history"][0]["epoch"] == first["best_epoch"] + 1
     assert second["stop"].startswith("held-out objective reached")
+
+
+def test_torch7_sgd_with_dampening_matches_a_hand_computation():
+    """Torch7 optim.sgd: g += wd x; first step v = g, later v = m v + (1 - d) g; x -= lr/(1 + t lrd) v."""
+    model = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, -2.0]]))
+    spec = {"lr": 0.1, "momentum": 0.9, "optimizer": {"kind": "sgd", "dampening": 0.9, "weight_decay": 1e-3},
+            "lr_schedule": {"kind": "inverse_time", "decay": 0.5}}
+    optimizer = training.make_optimizer(model, spec)
+    theta, velocity = model.weight.detach().clone(), None
+    for step, grad in enumerate((torch.tensor([[1.0, 2.0]]), torch.tensor([[-3.0, 0.5]]))):
+        optimizer.param_groups[0]["lr"] = training.learning_rate(spec, 0, step)
+        model.weight.grad = grad.clone()
+        optimizer.step()
+        g = grad + 1e-3 * theta
+        velocity = g if velocity is None else 0.9 * velocity + 0.1 * g
+        theta = theta - 0.1 / (1 + 0.5 * step) * velocity
+        torch.testing.assert_close(model.weight.detach(), theta)
+
+
+def test_inverse_time_schedule_steps_down_every_few_epochs():
+    spec = {"lr": 1.0, "lr_schedule": {"kind": "inverse_time", "decay": 0.0, "every": 25, "factor": 0.5}}
+    assert [training.learning_rate(spec, e, 0) for e in (0, 23, 24, 48, 49)] == [1.0, 1.0, 0.5, 0.5, 0.25]
+    spec["lr_schedule"]["decay"] = 1e-2
+    assert training.learning_rate(spec, 0, 100) == 0.5

@@ -55,6 +55,27 @@ class MomentumSGD(torch.optim.Optimizer):
                 param.add_(velocity)
 
 
+def make_optimizer(model: nn.Module, spec: dict) -> torch.optim.Optimizer:
+    """The optimizer named by spec["optimizer"]["kind"] (default pylearn2_momentum).
+
+    pylearn2_momentum: MomentumSGD over the model's lr_scale groups (the maxout recipes).
+    sgd: torch.optim.SGD with `dampening` and `weight_decay` (added to the gradient, biases
+    included). With dampening = momentum it is Torch7 optim.sgd (Shaham et al. 2015, whose first
+    step stores the raw gradient, as torch's does); with dampening 0, MatConvNet's update
+    v <- m v - wd w - grad; w <- w + lr v (Tanay & Griffin 2016's LeNet).
+    """
+    options = dict(spec.get("optimizer", {"kind": "pylearn2_momentum"}))
+    kind = options.pop("kind")
+    if kind == "pylearn2_momentum":
+        return MomentumSGD(parameter_groups(model), lr=spec["lr"], momentum=spec["momentum"])
+    if kind == "sgd":
+        if any(group["lr_scale"] != 1.0 for group in parameter_groups(model)):
+            raise ValueError("lr_scale is pylearn2's: train this model with optimizer kind pylearn2_momentum")
+        return torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"],
+                               dampening=options.get("dampening", 0.0), weight_decay=options.get("weight_decay", 0.0))
+    raise ValueError(f"unknown optimizer kind {kind!r}; allowed: pylearn2_momentum, sgd")
+
+
 def _progress(epoch: int, saturate_epoch: int) -> float:
     """Linear progress from 0 at the first epoch (0-based index 0) to 1 at `saturate_epoch` (1-based)."""
     return min(epoch / max(saturate_epoch - 1, 1), 1.0)
@@ -75,7 +96,11 @@ def learning_rate(spec: dict, epoch: int, step: int) -> float:
         return spec["lr"] * (1 - progress * (1 - schedule["final_fraction"]))
     if schedule["kind"] == "exponential":
         return max(spec["lr"] / schedule["factor"] ** step, schedule["min_lr"])
-    raise ValueError(f"unknown lr_schedule kind {schedule['kind']!r}; allowed: constant, linear, exponential")
+    if schedule["kind"] == "inverse_time":
+        steps_down = (epoch + 1) // schedule["every"] if "every" in schedule else 0
+        return spec["lr"] * schedule.get("factor", 1.0) ** steps_down / (1 + step * schedule["decay"])
+    raise ValueError(f"unknown lr_schedule kind {schedule['kind']!r}; allowed: constant, linear, exponential, "
+                     "inverse_time")
 
 
 def momentum(spec: dict, epoch: int) -> float:
@@ -173,8 +198,8 @@ def train(
 ) -> dict:
     """Train `model` in place on (images, labels), already on the model's device.
 
-    spec: {"objective", "epochs", "batch_size", "lr", "momentum"} and optionally "lr_schedule",
-    "momentum_schedule", "protocol" (see the module docstring). With `first_stage` (the record a
+    spec: {"objective", "epochs", "batch_size", "lr", "momentum"} and optionally "optimizer",
+    "lr_schedule", "momentum_schedule", "protocol" (see the module docstring). With `first_stage` (the record a
     two-stage model's first stage returned) the second stage runs, for at most
     protocol["continue_max_epochs"] epochs. Every `checkpoint_every` epochs, and at the next
     minibatch after a SIGTERM (then raising Preempted), the state goes atomically to `checkpoint`;
@@ -200,7 +225,7 @@ def train(
         start_epoch, start_step = first_stage["best_epoch"], first_stage["steps_at_best"]
         max_epochs = start_epoch + protocol["continue_max_epochs"]
 
-    optimizer = MomentumSGD(parameter_groups(model), lr=spec["lr"], momentum=spec["momentum"])
+    optimizer = make_optimizer(model, spec)
     state = {"epoch": start_epoch, "step": start_step, "batch": 0, "partial": torch.zeros(2, device=device),
              "history": [], "best": None, "stop": "epochs"}
     checkpoint = Path(checkpoint)
