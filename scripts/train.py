@@ -20,9 +20,12 @@ with runtime.log_to(sm.log[0]):
     if "first_stage" in sm.input.keys():
         model.load_state_dict(io.load_tensors(sm.input.first_stage, device))
         first_stage = io.read_json(sm.input.first_stage_record)["training"]
+    monitor = None
+    if spec["training"].get("monitor_test"):  # test error per epoch, logged only (e.g. Shaham et al. Fig. 5)
+        monitor = data.load_split(sm.input.dataset, "test", device=device)[:2]
     checkpoint = Path(sm.output.weights).with_name("checkpoint.pt")
     record = training.train(model, images, labels, spec=spec["training"], seed=spec["seed"], checkpoint=checkpoint,
-                            checkpoint_every=sm.params.checkpoint_every, name=name, first_stage=first_stage)
+                            checkpoint_every=sm.params.checkpoint_every, name=name, first_stage=first_stage, monitor=monitor)
     io.save_tensors(sm.output.weights, {k: v.cpu() for k, v in model.state_dict().items()})
     io.write_json(sm.output.provenance, {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "stage": sm.rule, "spec": spec,

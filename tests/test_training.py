@@ -207,3 +207,17 @@ def test_inverse_time_schedule_steps_down_every_few_epochs():
     assert [training.learning_rate(spec, e, 0) for e in (0, 23, 24, 48, 49)] == [1.0, 1.0, 0.5, 0.5, 0.25]
     spec["lr_schedule"]["decay"] = 1e-2
     assert training.learning_rate(spec, 0, 100) == 0.5
+
+
+def test_monitor_logs_an_error_per_epoch_without_changing_training(tmp_path):
+    x, y = _data()
+    runs = {}
+    for name, monitor in (("plain", None), ("monitored", (x[:50], y[:50]))):
+        model = build("softmax_regression", "mnist")
+        record = training.train(model, x, y, spec=SPEC, seed=3, checkpoint=tmp_path / f"{name}.pt",
+                                checkpoint_every=10, monitor=monitor)
+        runs[name] = (model, record["history"])
+    (plain, plain_history), (monitored, history) = runs["plain"], runs["monitored"]
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), monitored.state_dict().values()))
+    assert len(history) == SPEC["epochs"] and "monitor_error" not in plain_history[0]
+    assert history[-1]["monitor_error"] == training.error_rate(monitored, x[:50], y[:50])

@@ -195,6 +195,7 @@ def train(
     checkpoint_every: int,
     name: str = "model",
     first_stage: dict | None = None,
+    monitor: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict:
     """Train `model` in place on (images, labels), already on the model's device.
 
@@ -204,7 +205,8 @@ def train(
     protocol["continue_max_epochs"] epochs. Every `checkpoint_every` epochs, and at the next
     minibatch after a SIGTERM (then raising Preempted), the state goes atomically to `checkpoint`;
     a later call with the same arguments resumes from it, mid-epoch if need be, and ends with the
-    same weights as an uninterrupted run.
+    same weights as an uninterrupted run. `monitor` = (images, labels), e.g. the test split, adds
+    their error after every epoch to the history ("monitor_error"); it never steers training.
     Returns {"history": per-epoch records, "stop": why it stopped, "epochs", "steps", ...}; the
     first stage also returns "best_epoch", "best_error", "target_objective", "lr", "momentum".
     """
@@ -276,6 +278,8 @@ def train(
             record = {"epoch": epoch + 1, "loss": mean_loss, "train_error": train_error,
                       "lr": learning_rate(spec, epoch, state["step"] - 1), "momentum": optimizer.param_groups[0]["momentum"]}
             state.update(epoch=epoch + 1, batch=0, partial=torch.zeros(2, device=device))
+            if monitor is not None:
+                record["monitor_error"] = error_rate(model, *monitor)
             if early_stopping:
                 _early_stopping_epoch(model, held_out, spec, state, record)
             elif first_stage is not None:
