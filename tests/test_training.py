@@ -213,6 +213,7 @@ def test_monitor_logs_an_error_per_epoch_without_changing_training(tmp_path):
     x, y = _data()
     runs = {}
     for name, monitor in (("plain", None), ("monitored", (x[:50], y[:50]))):
+        torch.manual_seed(0)
         model = build("softmax_regression", "mnist")
         record = training.train(model, x, y, spec=SPEC, seed=3, checkpoint=tmp_path / f"{name}.pt",
                                 checkpoint_every=10, monitor=monitor)
