@@ -12,13 +12,21 @@ with runtime.log_to(sm.log[0]):
     runtime.set_threads(sm.threads)
     split = "test" if spec["split"] == "test" else "train"
     images, labels, dataset_meta = data.load_split(sm.input.dataset, split, limit=spec["examples"], device=device)
+    if "classes" in model_spec:  # a subset of the classes, relabelled as in training
+        images, labels = data.select_classes(images, labels, model_spec["classes"])
     if spec["split"] == "validation":  # the held-out tail the model's first stage validated on
         start = training.held_out_split(len(labels), model_spec["training"]["protocol"])
         images, labels = images[start:], labels[start:]
     model = models.build(model_spec["architecture"], model_spec["dataset"], **model_spec["options"]).to(device)
     model.load_state_dict(io.load_tensors(sm.input.weights, device))
     model.eval()
-    result = evaluate.run(spec["kind"], model, images, labels, spec, seed=spec["seed"])
+    source = None
+    if "source" in sm.input.keys():  # an attack crafted on another model's weights (transfer)
+        source_spec = spec["source_spec"]
+        source = models.build(source_spec["architecture"], source_spec["dataset"], **source_spec["options"]).to(device)
+        source.load_state_dict(io.load_tensors(sm.input.source, device))
+        source.eval()
+    result = evaluate.run(spec["kind"], model, images, labels, spec, seed=spec["seed"], source=source)
     io.write_json(sm.output[0], {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "evaluation": sm.wildcards.evaluation,
         "spec": spec, "dataset": dataset_meta, "n": len(labels), **result,

@@ -15,10 +15,13 @@ with runtime.log_to(sm.log[0]):
     runtime.set_threads(sm.threads)
     runtime.seed_everything(spec["seed"])
     images, labels, dataset_meta = data.load_split(sm.input.dataset, "train", limit=spec["train_examples"], device=device)
+    if "classes" in spec:  # a subset of the classes, relabelled (e.g. MNIST 3 vs 7)
+        images, labels = data.select_classes(images, labels, spec["classes"])
     model = models.build(spec["architecture"], spec["dataset"], **spec["options"]).to(device)
     first_stage = None
-    if "first_stage" in sm.input.keys():
+    if "first_stage" in sm.input.keys():  # two_stage continues from the first stage's weights
         model.load_state_dict(io.load_tensors(sm.input.first_stage, device))
+    if "first_stage_record" in sm.input.keys():
         first_stage = io.read_json(sm.input.first_stage_record)["training"]
     monitor = None
     if spec["training"].get("monitor_test"):  # test error per epoch, logged only (e.g. Shaham et al. Fig. 5)

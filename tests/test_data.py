@@ -156,3 +156,13 @@ def test_preprocess_rejects_unknown_kinds_and_preprocessed_input(tmp_path):
     data.preprocess(raw, tmp_path / "once.pt")
     with pytest.raises(ValueError, match="already preprocessed"):
         data.preprocess(tmp_path / "once.pt", tmp_path / "twice.pt")
+
+
+def test_select_classes_keeps_and_relabels_in_the_order_given():
+    images = torch.arange(10).float().view(10, 1, 1, 1)
+    labels = torch.tensor([3, 7, 1, 7, 3, 0, 7, 3, 9, 3])
+    kept, relabelled = data.select_classes(images, labels, [3, 7])
+    assert kept.flatten().tolist() == [0, 1, 3, 4, 6, 7, 9]
+    assert relabelled.tolist() == [0, 1, 1, 0, 1, 0, 0]
+    with pytest.raises(ValueError, match="distinct"):
+        data.select_classes(images, labels, [3, 3])

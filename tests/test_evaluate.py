@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from advrepro import evaluate
+from advrepro.attacks import one_step
 from advrepro.evaluate import (
     clean_error, error_under_noise, input_gradient, min_perturbation_along_gradient, perturbation_statistics,
 )
@@ -130,3 +131,48 @@ def test_running_out_of_memory_halves_the_batch_and_gives_the_same_result(capsys
     torch.testing.assert_close(evaluate.map_batches(fn, x, batch_size=256), x * 2)
     assert sizes[:4] == [256, 128, 64, 64] and max(sizes[2:]) <= 64
     assert "out of memory: evaluating in batches of 64" in capsys.readouterr().err
+
+
+def test_fgsm_sweep_matches_one_step_and_reports_confidence_on_errors():
+    model = _linear_model()
+    x, y = _data(model)
+    (row,) = evaluate.fgsm_sweep(model, x, y, epsilons=[0.3], batch_size=64)
+    with torch.no_grad():
+        probs = model(one_step(model, x, y, eps=0.3)).softmax(1)
+    confidence, predicted = probs.max(1)
+    wrong = predicted != y
+    assert row["error"] == pytest.approx(wrong.double().mean().item())
+    assert row["mean_confidence"] == pytest.approx(confidence.mean().item())
+    assert row["confidence_on_errors"] == pytest.approx(confidence[wrong].mean().item())
+    (zero,) = evaluate.fgsm_sweep(model, x, y, epsilons=[0.0])
+    assert zero["error"] == pytest.approx(clean_error(model, x, y)["error"])
+
+
+def test_transfer_crafts_on_the_source_and_evaluates_the_target():
+    target, source = _linear_model(0), _linear_model(5)
+    x, y = _data(target)
+    (row,) = evaluate.fgsm_sweep(target, x, y, epsilons=[0.5], source=source)
+    with torch.no_grad():
+        expected = (target(one_step(source, x, y, eps=0.5)).argmax(1) != y).double().mean().item()
+    assert row["error"] == pytest.approx(expected)
+    (white_box,) = evaluate.fgsm_sweep(target, x, y, epsilons=[0.5])
+    assert white_box["error"] != row["error"]
+
+
+def test_logistic_regression_check_needs_two_logits_and_matches_the_closed_form():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(20, 2)).double()
+    x = torch.randn(60, 1, 4, 5, dtype=torch.float64)
+    y = torch.randint(0, 2, (60,))
+    result = evaluate.logistic_regression_check(model, x, y, eps=0.25, n=4, seed=0)
+    assert result["closed_form_max_abs_gap"] < 1e-10
+    assert len(result["examples"]["images"]) == 4 and result["fgsm"]["error"] >= result["clean"]["error"]
+    with pytest.raises(ValueError, match="two-logit"):
+        evaluate.logistic_regression_check(_linear_model(), x, y, eps=0.25, n=4, seed=0)
+
+
+def test_unknown_evaluation_kind_names_the_allowed_ones():
+    model = _linear_model()
+    x, y = _data(model)
+    with pytest.raises(ValueError, match="fgsm, logistic_regression"):
+        evaluate.run("fgs", model, x, y, {}, seed=0)

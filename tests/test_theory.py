@@ -2,9 +2,13 @@ import math
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
-from advrepro.theory import linear_density_slope, predicted_additional_error, predicted_error_under_noise
+from advrepro.attacks import one_step
+from advrepro.theory import (
+    adversarial_logistic_loss, linear_density_slope, predicted_additional_error, predicted_error_under_noise,
+)
 from conftest import REPO
 
 REGISTRY = yaml.safe_load((REPO / "config" / "papers" / "lyu2015.yaml").read_text())
@@ -48,3 +52,19 @@ def test_linear_density_slope_recovers_a_triangular_density():
     samples = c * np.sqrt(rng.random(400_000))
     slope = linear_density_slope(np.append(samples, np.inf), upper=0.1, bin_width=0.005, n_total=len(samples))
     assert slope == pytest.approx(2 / c**2, rel=0.03)
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_closed_form_logistic_loss_equals_the_loss_at_the_fgsm_point(label):
+    """Goodfellow et al. 2014, section 5, with the errata's y inside: for both labels."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2)).double()
+    x = torch.rand(50, 1, 3, 4, dtype=torch.float64)
+    y = torch.full((50,), label)
+    adversarial = one_step(model, x, y, eps=0.25)
+    at_fgsm = torch.nn.functional.cross_entropy(model(adversarial), y, reduction="none")
+    w, b = model[1].weight[1] - model[1].weight[0], model[1].bias[1] - model[1].bias[0]
+    closed = adversarial_logistic_loss(w.detach(), b.detach(), x, 2 * y - 1, 0.25)
+    torch.testing.assert_close(closed, at_fgsm.detach())
+    printed = torch.nn.functional.softplus((2 * y - 1) * (0.25 * w.abs().sum() - x.flatten(1) @ w - b)).detach()
+    assert torch.allclose(printed, closed) == (label == 1)  # the paper's displayed form: right for y = +1 only

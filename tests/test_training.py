@@ -222,3 +222,68 @@ def test_monitor_logs_an_error_per_epoch_without_changing_training(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), monitored.state_dict().values()))
     assert len(history) == SPEC["epochs"] and "monitor_error" not in plain_history[0]
     assert history[-1]["monitor_error"] == training.error_rate(monitored, x[:50], y[:50])
+
+
+def test_adversarial_objective_with_alpha_one_is_plain_training():
+    x, y = _data()
+    model = _Linear()
+    loss, logits = objectives.adversarial(alpha=1.0, eps=0.25)(model, x, y)
+    (grad,) = torch.autograd.grad(loss, model.weight)
+    plain, plain_logits = objectives.weight_decay_objective()(model, x, y)
+    (plain_grad,) = torch.autograd.grad(plain, model.weight)
+    torch.testing.assert_close(loss, plain)
+    torch.testing.assert_close(grad, plain_grad)
+    torch.testing.assert_close(logits, plain_logits)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_adversarial_objective_blends_the_loss_at_a_detached_fgsm_point(alpha):
+    x, y = _data()
+    model = _Linear()
+    loss, _ = objectives.adversarial(alpha=alpha, eps=0.25)(model, x, y)
+    (grad,) = torch.autograd.grad(loss, model.weight)
+    xg = x.clone().requires_grad_(True)
+    (gx,) = torch.autograd.grad(nn.functional.cross_entropy(model(xg), y), xg, create_graph=True)
+    adversarial = x + 0.25 * gx.sign()  # sign() has zero derivative: the step carries no gradient either way
+    expected = alpha * nn.functional.cross_entropy(model(x), y) + (1 - alpha) * nn.functional.cross_entropy(
+        model(adversarial.detach()), y)
+    (expected_grad,) = torch.autograd.grad(expected, model.weight)
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(grad, expected_grad)
+    assert model.weight.grad is None  # finding the step left the parameters' .grad alone
+
+
+def test_adversarial_objective_draws_a_fresh_step_for_the_current_weights():
+    x, y = _data()
+    model = _Linear()
+    objective = objectives.adversarial(alpha=0.0, eps=0.25)
+    before, _ = objective(model, x, y)
+    with torch.no_grad():
+        model.weight.neg_()
+    after, _ = objective(model, x, y)
+    xg = x.clone().requires_grad_(True)
+    (gx,) = torch.autograd.grad(nn.functional.cross_entropy(model(xg), y), xg)
+    torch.testing.assert_close(after, nn.functional.cross_entropy(model(x + 0.25 * gx.sign()), y))
+    assert not torch.allclose(before, after)
+
+
+def test_adversarial_validation_early_stopping_then_retraining_from_scratch(tmp_path):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(120, 1, 28, 28, generator=gen)
+    y = (x.flatten(1)[:, :10].argmax(1))
+    spec = {"objective": {"name": "adversarial", "alpha": 0.5, "eps": 0.1}, "epochs": 5, "batch_size": 20,
+            "lr": 0.05, "momentum": 0.5,
+            "protocol": {"kind": "early_stopping_retrain", "validation_fraction": 0.25, "patience": 2,
+                         "validation_attack": {"eps": 0.1}}}
+    torch.manual_seed(0)
+    model = build("softmax_regression", "mnist")
+    first = training.train(model, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s1.pt", checkpoint_every=1)
+    from advrepro.evaluate import fgsm_sweep  # the validation error is the FGSM error on the held-out part
+    (row,) = fgsm_sweep(model, x[90:], y[90:], epsilons=[0.1])
+    assert row["error"] == first["best_error"] != training.error_rate(model, x[90:], y[90:])
+    torch.manual_seed(0)
+    fresh = build("softmax_regression", "mnist")
+    second = training.train(fresh, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s2.pt", checkpoint_every=1,
+                            first_stage=first)
+    assert second["epochs"] == first["best_epoch"] and second["steps"] == first["best_epoch"] * 6  # all 120 examples
+    assert "valid_error" not in second["history"][0] and "held_out_objective" not in second["history"][0]

@@ -19,6 +19,12 @@ LYU2015 = yaml.safe_load((REPO / "config/papers/lyu2015.yaml").read_text())
 PAPER_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 1, "train_first_stage": 13, "train": 28, "evaluate": 43,
               "table": len(LYU2015["tables"]), "figure": len(LYU2015["figures"]), "notebook": 1,
               "benchmark_line_search": 1, "benchmark_train_step": 1, "report": 1}
+GOODFELLOW2014 = yaml.safe_load((REPO / "config/papers/goodfellow2014.yaml").read_text())
+# 13 models (11 with a first stage: four two-stage 240-unit maxouts, six early-stopping-then-retrain
+# wide maxouts, the CIFAR-10 conv maxout); evaluations: clean x 8, fgsm x 12, transfer 2 x 2, logistic 1
+GOODFELLOW2014_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 1, "train_first_stage": 11, "train": 13,
+                       "evaluate": 25, "table": len(GOODFELLOW2014["tables"]), "figure": len(GOODFELLOW2014["figures"]),
+                       "notebook": 1, "benchmark_fgsm": 1, "report": 1}
 
 
 def _copy_checkout(target: Path) -> Path:
@@ -55,8 +61,21 @@ def checkout(tmp_path):
 
 
 def test_paper_scale_dry_run_lists_every_job(checkout):
-    counts = job_counts(snakemake(checkout, "-n"))
+    counts = job_counts(snakemake(checkout, "-n", "--config", 'papers=["lyu2015"]'))
     assert {rule: counts.get(rule) for rule in PAPER_JOBS} == PAPER_JOBS
+
+
+def test_goodfellow2014_paper_scale_dry_run_lists_every_job(checkout):
+    counts = job_counts(snakemake(checkout, "-n", "--config", 'papers=["goodfellow2014"]'))
+    assert {rule: counts.get(rule) for rule in GOODFELLOW2014_JOBS} == GOODFELLOW2014_JOBS
+    assert "benchmark_line_search" not in counts  # each paper's benchmarks come with it alone
+
+
+def test_goodfellow2014_artifacts_are_named_targets(checkout):
+    targets = [f"goodfellow2014_{a}" for a in [*GOODFELLOW2014["tables"], *GOODFELLOW2014["figures"]]]
+    counts = job_counts(snakemake(checkout, "-n", *targets))
+    assert (counts["table"], counts["figure"]) == (len(GOODFELLOW2014["tables"]), len(GOODFELLOW2014["figures"]))
+    assert all(counts[target] == 1 for target in targets) and "report" not in counts
 
 
 def test_lint_reports_nothing(checkout):
@@ -113,3 +132,18 @@ def test_changing_table7_noise_levels_reruns_only_what_depends_on_them(smoke_run
     assert counts == expected
     output = snakemake(workdir, "-n", "--configfile", *configfiles, *smoke[2:]).stdout
     assert "results/evals/lyu2015/softmax_wd1/noise.json" in output and "noise_small.json" not in output
+
+
+def test_smoke_run_reports_every_goodfellow2014_artifact_beside_the_papers_numbers(smoke_run):
+    workdir, _ = smoke_run
+    html = (workdir / "results/report/index.html").read_text()
+    for artifact in [*GOODFELLOW2014["tables"], *GOODFELLOW2014["figures"]]:
+        assert f'id="goodfellow2014-{artifact}"' in html
+    assert "99.90" in html and "0.78" in html and "40.90" in html  # printed numbers, from the registry
+    transfer = (workdir / "results/tables/goodfellow2014/transfer_table.csv").read_text()
+    assert transfer.count("maxout1600_adv_s1") == 2 and "crafted on the original" in transfer
+    logistic = json.loads((workdir / "results/evals/goodfellow2014/logreg_3v7/logistic.json").read_text())
+    assert logistic["closed_form_max_abs_gap"] < 1e-4  # the closed form holds on the trained model
+    benchmark = json.loads((workdir / "results/benchmarks/fgsm.json").read_text())
+    assert benchmark["rows"][0]["seconds"] > 0
+    assert (workdir / "results/report/notebooks/goodfellow2014.html").exists()

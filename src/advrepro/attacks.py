@@ -23,12 +23,14 @@ def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.
 
 
 def one_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, p: float = math.inf, eps: float,
-             clip: tuple[float, float] | None = None) -> torch.Tensor:
+             clip: tuple[float, float] | None = None, grad: torch.Tensor | None = None) -> torch.Tensor:
     """x + steepest_ascent(grad_x L, p, eps), the one-step attack of the p-norm family.
 
     p = inf is the fast gradient sign method (Goodfellow et al. 2014, eq. 3), p = 2 and p = 1
     the l2 and single-pixel steps of Shaham et al. 2015.  `clip` = (low, high) clamps the result
-    to the data range; None leaves it unclipped (neither paper states clipping).
+    to the data range; None leaves it unclipped (neither paper states clipping).  `grad`: the
+    model's input gradient at (x, y) when the caller already has it (a sweep over eps).
     """
-    adversarial = x + steepest_ascent(input_gradient(model, x, y), p, eps)
+    grad = input_gradient(model, x, y) if grad is None else grad
+    adversarial = x + steepest_ascent(grad, p, eps)
     return adversarial if clip is None else adversarial.clamp(*clip)

@@ -302,3 +302,14 @@ def load_split(path: str | Path, split: str, *, limit: int | None = None, device
     if images.is_floating_point():
         return images.to(device=device, dtype=torch.float32), labels.to(device), archive["meta"]
     return images.to(device).float().div_(255.0), labels.to(device), archive["meta"]
+
+
+def select_classes(images: torch.Tensor, labels: torch.Tensor, classes: list[int]) -> tuple:
+    """The examples of `classes` only, relabelled 0..len(classes)-1 in the order given
+    (Goodfellow et al. 2014, Fig. 2: MNIST 3s against 7s, 3 -> 0 and 7 -> 1)."""
+    classes_t = torch.as_tensor(classes, device=labels.device)
+    if len(set(classes)) != len(classes) or len(classes) < 2:
+        raise ValueError(f"classes must name at least two distinct labels, got {classes}")
+    keep = (labels.unsqueeze(1) == classes_t).any(1)
+    relabelled = (labels[keep].unsqueeze(1) == classes_t).int().argmax(1)
+    return images[keep], relabelled

@@ -1,4 +1,5 @@
-"""Evaluations of a trained model: clean error, Gaussian-noise sweeps, minimum perturbations, perturbed examples.
+"""Evaluations of a trained model: clean error, Gaussian-noise sweeps, minimum perturbations, perturbed examples,
+one-step (FGSM) attacks, the logistic-regression closed form.
 
 All work is batched over examples (dim 0); the model's train/eval mode and parameter
 gradients are left exactly as they were found.
@@ -13,9 +14,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from advrepro.attacks import input_gradient
+from advrepro.attacks import input_gradient, one_step
 from advrepro.models import eval_mode
 from advrepro.perturbations import gaussian_noise, steepest_ascent
+from advrepro.theory import adversarial_logistic_loss
 
 
 def map_batches(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -44,11 +46,63 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 10_000) -> torc
         return map_batches(model, x, batch_size=batch_size)
 
 
+def _summary(logits: torch.Tensor, y: torch.Tensor) -> dict:
+    """Error, the mean probability of the predicted class, and that mean over the errors only
+    (Goodfellow et al. 2014's "confidence on wrong predictions"; nan without errors)."""
+    confidence, predicted = logits.softmax(1).max(1)
+    wrong = predicted != y
+    return {"error": wrong.double().mean().item(), "mean_confidence": confidence.mean().item(),
+            "confidence_on_errors": confidence[wrong].mean().item() if wrong.any() else math.nan, "n": len(y)}
+
+
 def clean_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10_000) -> dict:
     """Test error and the mean probability the model gives its predicted class."""
-    probs = predict(model, x, batch_size).softmax(1)
-    confidence, predicted = probs.max(1)
-    return {"error": (predicted != y).double().mean().item(), "mean_confidence": confidence.mean().item(), "n": len(y)}
+    return _summary(predict(model, x, batch_size), y)
+
+
+def fgsm_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epsilons: list[float], p: float = math.inf,
+               clip: tuple[float, float] | None = None, source: nn.Module | None = None,
+               batch_size: int = 10_000) -> list[dict]:
+    """`model` on one-step examples x + steepest_ascent(grad_x L, p, eps) crafted on `source`
+    (default: the model itself), for each eps: error and confidences (Goodfellow et al. 2014,
+    sections 4 and 6; with another source, the transfer of section 6). One input gradient per
+    batch serves every eps."""
+    source = model if source is None else source
+
+    def logits(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:  # (batch, eps, classes)
+        grad = input_gradient(source, xb, yb)
+        return torch.stack([predict(model, one_step(source, xb, yb, p=p, eps=eps, clip=clip, grad=grad))
+                            for eps in epsilons], dim=1)
+
+    swept = map_batches(logits, x, y, batch_size=batch_size)
+    return [{"eps": eps, **_summary(swept[:, i], y)} for i, eps in enumerate(epsilons)]
+
+
+def logistic_regression_check(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, n: int,
+                              seed: int) -> dict:
+    """Goodfellow et al. 2014, section 5 and Fig. 2, for a two-logit softmax model: logistic
+    regression with w = W_1 - W_0, b = b_1 - b_0 and y = +1 for class 1.
+
+    Returns w, b, clean and FGSM error at eps, `n` seeded FGSM examples (unclipped), and the
+    closed-form adversarial loss against the cross-entropy at the FGSM point (largest gap).
+    """
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    if linear.out_features != 2:
+        raise ValueError(f"logistic regression needs a two-logit model, got {linear.out_features} logits")
+    w, b = (linear.weight[1] - linear.weight[0]).detach(), (linear.bias[1] - linear.bias[0]).detach()
+    adversarial = one_step(model, x, y, eps=eps)
+    logits = predict(model, adversarial)
+    at_fgsm = nn.functional.cross_entropy(logits, y, reduction="none")
+    closed_form = adversarial_logistic_loss(w, b, x, 2 * y - 1, eps)
+    pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].to(x.device)
+    return {
+        "eps": eps, "weights": w.view(x.shape[1:]).cpu().tolist(), "bias": b.item(),
+        "clean": clean_error(model, x, y), "fgsm": _summary(logits, y),
+        "closed_form_max_abs_gap": (closed_form - at_fgsm).abs().max().item(),
+        "closed_form_mean_loss": closed_form.mean().item(), "fgsm_mean_loss": at_fgsm.mean().item(),
+        "examples": {"indices": pick.tolist(), "labels": y[pick].tolist(), "images": adversarial[pick].cpu().tolist(),
+                     "predictions": logits[pick].argmax(1).tolist()},
+    }
 
 
 def error_under_noise(
@@ -145,8 +199,10 @@ def perturbation_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     return result
 
 
-def run(kind: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: dict, seed: int) -> dict:
-    """Run the evaluation `kind` with its registry options `spec`; return a JSON-ready dict."""
+def run(kind: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: dict, seed: int,
+        source: nn.Module | None = None) -> dict:
+    """Run the evaluation `kind` with its registry options `spec`; return a JSON-ready dict.
+    `source`: the model an attack crafts its examples on (default: the evaluated model)."""
     batch_size = spec.get("batch_size", 10_000)
     if kind == "clean":
         return clean_error(model, x, y, batch_size)
@@ -159,5 +215,11 @@ def run(kind: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: dic
         return {"statistics": perturbation_statistics(norms), "norms": norms.cpu().tolist()}
     if kind == "perturbation_examples":
         return perturbation_examples(model, x, y, p=spec["p"], sigmas=spec["sigmas"], n=spec["n"], seed=seed)
+    if kind == "fgsm":
+        clip = tuple(spec["clip"]) if "clip" in spec else None
+        return {"fgsm": fgsm_sweep(model, x, y, epsilons=spec["epsilons"], p=spec.get("p", math.inf), clip=clip,
+                                   source=source, batch_size=batch_size)}
+    if kind == "logistic_regression":
+        return logistic_regression_check(model, x, y, eps=spec["eps"], n=spec["n"], seed=seed)
     raise ValueError(f"unknown evaluation kind {kind!r}; allowed: clean, gaussian_noise, min_perturbation, "
-                     "perturbation_examples")
+                     "perturbation_examples, fgsm, logistic_regression")

@@ -6,6 +6,7 @@ is active in every forward pass, including the one that finds a perturbation).
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -74,6 +75,27 @@ def gradient_regularization(p: float = 2.0, sigma: float = 1.0, form: str = "per
     return perturbation if form == "perturbation" else double_backprop
 
 
+def adversarial(alpha: float = 0.5, eps: float = 0.25, p: float = math.inf) -> Objective:
+    """Goodfellow et al. 2014, eq. 6: alpha J(x) + (1 - alpha) J(x + eps sign(grad_x J)) at p = inf.
+
+    The perturbation is found afresh for every batch from the gradient in the model's current
+    (train) mode and detached, so no gradient flows through it. Clean and perturbed batches go
+    through the model in one forward pass (each with its own dropout masks); the logits returned
+    are the clean half's.
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+
+    def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        step = steepest_ascent(input_gradient(model, x, y), p, eps).detach()
+        logits = model(torch.cat([x, x + step]))
+        losses = nn.functional.cross_entropy(logits, torch.cat([y, y]), reduction="none")
+        clean, perturbed = losses.split(len(y))
+        return alpha * clean.mean() + (1 - alpha) * perturbed.mean(), logits[: len(y)]
+
+    return objective
+
+
 NOISE = {
     "gaussian": lambda x, scale: scale * torch.randn_like(x),
     "sign": lambda x, scale: scale * (2 * torch.randint_like(x, 2) - 1),
@@ -102,6 +124,7 @@ OBJECTIVES: dict[str, Callable[..., Objective]] = {
     "plain": weight_decay_objective,
     "gradient_regularization": gradient_regularization,
     "input_noise": input_noise,
+    "adversarial": adversarial,
 }
 
 

@@ -88,6 +88,10 @@ def _check_references(registry: dict, source: str) -> None:
                             f"{source}: {group} -> {name} -> {field} names {ref!r}, which is not defined; "
                             f"allowed: {', '.join(sorted(known))}"
                         )
+    for name, evaluation in registry["evaluations"].items():
+        if "source" in evaluation and evaluation["source"] not in registry["models"]:
+            raise ConfigError(f"{source}: evaluations -> {name} -> source names {evaluation['source']!r}, which is "
+                              f"not defined; allowed: {', '.join(sorted(registry['models']))}")
 
 
 def _cap(value: int | None, limit: int | None) -> int | None:
@@ -124,4 +128,6 @@ def evaluation_spec(config: dict, registry: dict, evaluation: str, model: str) -
         spec["examples"] = model_spec(config, registry, model)["train_examples"]
     spec.setdefault("seed", 0)
     spec.setdefault("weights", "final")
+    if "source" in spec:  # the model an attack crafts its examples on
+        spec["source_spec"] = model_spec(config, registry, spec["source"])
     return spec

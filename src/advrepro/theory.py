@@ -1,4 +1,4 @@
-"""Closed forms of the papers (Lyu et al. 2015, section V)."""
+"""Closed forms of the papers (Lyu et al. 2015, section V; Goodfellow et al. 2014, section 5)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 from statistics import NormalDist
 
 import numpy as np
+import torch
 
 _STANDARD_NORMAL = NormalDist()
 
@@ -51,3 +52,15 @@ def predicted_additional_error(slope: float, noise_std: float, correct_fraction:
     since integral_0^inf t (1 - Phi(t)) dt = 1/4.
     """
     return correct_fraction * slope * noise_std**2 / 4
+
+
+def adversarial_logistic_loss(w: torch.Tensor, b: torch.Tensor | float, x: torch.Tensor, y: torch.Tensor,
+                              eps: float) -> torch.Tensor:
+    """Goodfellow et al. 2014, section 5: the logistic loss at the worst point of the max-norm ball,
+    zeta(eps ||w||_1 - y (w.x + b)) per example, zeta = softplus, labels y in {-1, +1}.
+
+    The paper prints zeta(y (eps ||w||_1 - w.x - b)), right only for y = +1 (setups.md errata).
+    x is (n, features) or (n, ...) flattened per example.
+    """
+    margin = y * (x.flatten(1) @ w.flatten() + b)
+    return torch.nn.functional.softplus(eps * w.abs().sum() - margin)

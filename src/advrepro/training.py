@@ -9,6 +9,12 @@ Protocols (spec["protocol"]["kind"]):
   two_stage       early stopping as the first stage; `train(..., first_stage=record)` then continues
                   on every example until the held-out part's objective falls to the recorded training
                   objective (pylearn2 mnist_pi_continued.yaml, MatchChannel; Lyu et al. 2015 IV-A).
+  early_stopping_retrain
+                  early stopping as the first stage; `train(..., first_stage=record)` then trains a fresh
+                  model on every example for the first stage's best number of epochs (Goodfellow et al.
+                  2014, section 6: "retrained on all 60,000 examples").
+Early stopping validates on clean held-out examples, or with protocol["validation_attack"] = {"p", "eps"}
+on their one-step adversarial versions (Goodfellow et al. 2014: adversarial validation error).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from advrepro.evaluate import predict
+from advrepro.evaluate import fgsm_sweep, predict
 from advrepro.io import load_tensors, save_tensors
 from advrepro.models import parameter_groups, project_max_norm_
 from advrepro.objectives import Objective, make_objective
@@ -215,14 +221,17 @@ def train(
     objective = make_objective(spec["objective"])
     summed = spec["objective"].get("loss_reduction", "mean") == "sum"
     early_stopping = protocol["kind"] != "fixed" and first_stage is None
+    retrain = protocol["kind"] == "early_stopping_retrain" and first_stage is not None
     held_out = None
-    if protocol["kind"] != "fixed":
+    if protocol["kind"] != "fixed" and not retrain:
         split = held_out_split(len(labels), protocol)
         held_out = (images[split:], labels[split:])
         if early_stopping:
             images, labels = images[:split], labels[:split]
     if first_stage is None:
         start_epoch, start_step, max_epochs = 0, 0, spec["epochs"]
+    elif retrain:  # from scratch: the caller passes a freshly initialised model
+        start_epoch, start_step, max_epochs = 0, 0, first_stage["best_epoch"]
     else:
         start_epoch, start_step = first_stage["best_epoch"], first_stage["steps_at_best"]
         max_epochs = start_epoch + protocol["continue_max_epochs"]
@@ -282,7 +291,7 @@ def train(
                 record["monitor_error"] = error_rate(model, *monitor)
             if early_stopping:
                 _early_stopping_epoch(model, held_out, spec, state, record)
-            elif first_stage is not None:
+            elif first_stage is not None and not retrain:
                 record["held_out_objective"] = mean_objective(model, objective, *held_out, spec["batch_size"], summed)
                 if record["held_out_objective"] <= first_stage["target_objective"]:
                     state["stop"] = "held-out objective reached the first stage's training objective"
@@ -302,8 +311,14 @@ def train(
 
 
 def _early_stopping_epoch(model: nn.Module, held_out: tuple, spec: dict, state: dict, record: dict) -> None:
-    """Validate after an epoch; keep the best weights; stop after `patience` epochs without a lower error."""
-    record["valid_error"] = error_rate(model, *held_out)
+    """Validate after an epoch (on one-step adversarial examples with protocol["validation_attack"]);
+    keep the best weights; stop after `patience` epochs without a lower error."""
+    attack = spec["protocol"].get("validation_attack")
+    if attack is None:
+        record["valid_error"] = error_rate(model, *held_out)
+    else:
+        (row,) = fgsm_sweep(model, *held_out, epsilons=[attack["eps"]], p=attack.get("p", math.inf), batch_size=1000)
+        record["valid_error"] = row["error"]
     best = state["best"]
     if best is None or record["valid_error"] < best["error"]:
         state["best"] = {

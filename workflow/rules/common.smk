@@ -23,11 +23,20 @@ def weights_file(paper, model, stage="final"):
 
 
 def first_stage_of(wildcards):
-    """A two-stage model's second stage starts from its first stage (Lyu et al. 2015, IV-A)."""
-    if model_entry(wildcards)["training"].get("protocol", {}).get("kind") != "two_stage":
+    """A two-stage model's second stage starts from its first stage (Lyu et al. 2015, IV-A); an
+    early_stopping_retrain model's reads only the first stage's record (Goodfellow et al. 2014, 6)."""
+    kind = model_entry(wildcards)["training"].get("protocol", {}).get("kind")
+    if kind not in ("two_stage", "early_stopping_retrain"):
         return {}
     weights = weights_file(wildcards.paper, wildcards.model, "first_stage")
-    return {"first_stage": weights, "first_stage_record": weights.replace("model.pt", "provenance.json")}
+    record = {"first_stage_record": weights.replace("model.pt", "provenance.json")}
+    return {"first_stage": weights, **record} if kind == "two_stage" else record
+
+
+def attack_source(wildcards):
+    """The weights an evaluation's attack is crafted on, when it names a `source` model (transfer)."""
+    spec = PAPERS[wildcards.paper]["evaluations"][wildcards.evaluation]
+    return {"source": weights_file(wildcards.paper, spec["source"])} if "source" in spec else {}
 
 
 def evaluated_weights(wildcards):

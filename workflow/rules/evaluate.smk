@@ -1,8 +1,9 @@
 rule evaluate:
     input:
+        unpack(attack_source),
         weights=evaluated_weights,
         dataset=lambda w: dataset_file(model_entry(w)["dataset"]),
-        code=lib("evaluate", "attacks", "objectives", "perturbations", "models", "training", "data", "io"),
+        code=lib("evaluate", "attacks", "objectives", "perturbations", "models", "training", "data", "io", "theory"),
     output:
         "results/evals/{paper}/{model}/{evaluation}.json",
     params:

@@ -56,11 +56,39 @@ rule benchmark_train_step:
         "--device {params.device} --out {output} 2> {log}"
 
 
+rule benchmark_fgsm:
+    input:
+        weights="results/models/goodfellow2014/maxout/model.pt",
+        dataset=dataset_file("mnist"),
+        code=lib("attacks", "objectives", "perturbations", "models", "data"),
+        command="benchmarks/fgsm.py",
+    output:
+        "results/benchmarks/fgsm.json",
+    params:
+        python=sys.executable,
+        rounds=5 if config["scale"] == "smoke" else 20,
+        device=config["device"],
+    threads: config["model_threads"]
+    log:
+        "results/logs/benchmarks/fgsm.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "OMP_NUM_THREADS={threads} {params.python} {input.command} --weights {input.weights} "
+        "--dataset {input.dataset} --rounds {params.rounds} --device {params.device} --out {output} 2> {log}"
+
+
+def benchmark_files():
+    """The benchmarks of the papers in this run (each needs its paper's models)."""
+    names = {"lyu2015": ["line_search", "train_step"], "goodfellow2014": ["fgsm"]}
+    return [f"results/benchmarks/{n}.json" for paper in PAPERS for n in names.get(paper, [])]
+
+
 rule report:
     input:
         artifacts=[f for p in PAPERS for f in paper_artifacts(p)],
         notebooks=expand("results/report/notebooks/{paper}.html", paper=PAPERS),
-        benchmarks=expand("results/benchmarks/{name}.json", name=["line_search", "train_step"]) if "lyu2015" in PAPERS else [],
+        benchmarks=benchmark_files(),
         templates=["report/index.html.j2", "report/report.tex.j2", "report/style.css"],
         code=lib("report"),
     output:

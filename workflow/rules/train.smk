@@ -1,7 +1,7 @@
 rule train_first_stage:
     input:
         dataset=lambda w: dataset_file(model_entry(w)["dataset"]),
-        code=lib("training", "objectives", "evaluate", "attacks", "models", "perturbations", "data", "io"),
+        code=lib("training", "objectives", "evaluate", "attacks", "models", "perturbations", "data", "io", "theory"),
     output:
         weights="results/models/{paper}/{model}/first_stage/model.pt",
         provenance="results/models/{paper}/{model}/first_stage/provenance.json",
@@ -25,7 +25,7 @@ rule train:
     input:
         unpack(first_stage_of),
         dataset=lambda w: dataset_file(model_entry(w)["dataset"]),
-        code=lib("training", "objectives", "evaluate", "attacks", "models", "perturbations", "data", "io"),
+        code=lib("training", "objectives", "evaluate", "attacks", "models", "perturbations", "data", "io", "theory"),
     output:
         weights="results/models/{paper}/{model}/model.pt",
         provenance="results/models/{paper}/{model}/provenance.json",
