@@ -33,4 +33,4 @@ def one_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, p: float = m
     """
     grad = input_gradient(model, x, y) if grad is None else grad
     adversarial = x + steepest_ascent(grad, p, eps)
-    return adversarial if clip is None else adversarial.clamp(*clip)
+    return adversarial if clip is None else adversarial.clamp_(*clip)
