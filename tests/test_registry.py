@@ -20,7 +20,7 @@ def test_the_shipped_configuration_and_scales_are_valid():
     for scale in ("quick", "smoke"):
         overlay = yaml.safe_load((REPO / "config" / "scales" / f"{scale}.yaml").read_text())
         papers = _load(registry.deep_merge(CONFIG, overlay))
-        assert set(papers) == {"lyu2015"}
+        assert set(papers) == {"lyu2015", "goodfellow2014"}
 
 
 def test_unknown_global_key_names_the_key_the_file_and_the_allowed_keys():
@@ -63,3 +63,10 @@ def test_scale_limits_cap_epochs_examples_and_draws():
     assert model["training"]["epochs"] == 3 and model["train_examples"] == 50
     assert noise["draws"] == 2 and noise["examples"] == 20 and perturbation["examples"] == 50
     assert papers["lyu2015"]["models"]["softmax_wd1"]["training"]["epochs"] == 100  # registry untouched
+
+
+def test_an_attack_source_must_be_a_model_of_the_registry(tmp_path):
+    config = {**CONFIG, "papers": ["goodfellow2014"],
+              "overrides": {"goodfellow2014": {"evaluations": {"fgsm_from_adv": {"source": "maxout_2400"}}}}}
+    with pytest.raises(registry.ConfigError, match="source names 'maxout_2400'.*allowed: cifar_maxout"):
+        _load(config)

@@ -240,7 +240,8 @@ def train(
     state = {"epoch": start_epoch, "step": start_step, "batch": 0, "partial": torch.zeros(2, device=device),
              "history": [], "best": None, "stop": "epochs"}
     checkpoint = Path(checkpoint)
-    spec_hash = config_hash({"spec": spec, "seed": seed, "first_stage": first_stage and first_stage["target_objective"]})
+    stage_key = first_stage and first_stage.get("target_objective", first_stage["best_epoch"])
+    spec_hash = config_hash({"spec": spec, "seed": seed, "first_stage": stage_key})
 
     def save() -> None:
         save_tensors(checkpoint, {"spec_hash": spec_hash, "state": state, "rng": _rng_state(),
@@ -303,7 +304,8 @@ def train(
                 save()
     bar.close()
     result = _finish(model, state)
-    if early_stopping:  # pylearn2's train_objective of the best epoch: the objective on the training part
+    if early_stopping and protocol["kind"] != "early_stopping_retrain":  # pylearn2's train_objective of
+        # the best epoch: the objective on the training part (a retrained run needs only the epoch count)
         model.train()
         result["target_objective"] = mean_objective(model, objective, images, labels, spec["batch_size"], summed)
         model.eval()
