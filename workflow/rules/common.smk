@@ -92,3 +92,9 @@ DATASET_VARIANTS = yaml.safe_load(open(f"{workflow.basedir}/config/datasets.yaml
 def figure_dataset(w):
     figure = PAPERS[w.paper]["figures"][w.figure]
     return {"dataset": dataset_file(figure["dataset"])} if "dataset" in figure else {}
+
+
+def benchmark_files():
+    """The benchmarks of the papers in this run (each needs its paper's models)."""
+    names = {"lyu2015": ["line_search", "train_step"], "goodfellow2014": ["fgsm"]}
+    return [f"results/benchmarks/{n}.json" for paper in PAPERS for n in names.get(paper, [])]

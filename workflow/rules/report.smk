@@ -78,12 +78,6 @@ rule benchmark_fgsm:
         "--dataset {input.dataset} --rounds {params.rounds} --device {params.device} --out {output} 2> {log}"
 
 
-def benchmark_files():
-    """The benchmarks of the papers in this run (each needs its paper's models)."""
-    names = {"lyu2015": ["line_search", "train_step"], "goodfellow2014": ["fgsm"]}
-    return [f"results/benchmarks/{n}.json" for paper in PAPERS for n in names.get(paper, [])]
-
-
 rule report:
     input:
         artifacts=[f for p in PAPERS for f in paper_artifacts(p)],
