@@ -11,16 +11,23 @@ with runtime.log_to(sm.log[0]):
     device = runtime.select_device(sm.params.device)
     runtime.set_threads(sm.threads)
     split = "test" if spec["split"] == "test" else "train"
-    images, labels, dataset_meta = data.load_split(sm.input.dataset, split, limit=spec["examples"], device=device)
+    adversarial_set, set_summary = None, {}
+    if spec["split"] == "adversarial_set":  # a fixed set built once from a baseline (rule adversarial_set)
+        adversarial_set = io.load_tensors(sm.input.adversarial_set, device)
+        images, labels = adversarial_set["images"], adversarial_set["labels"]
+        dataset_meta = io.load_tensors(sm.input.dataset)["meta"]
+        set_summary = {"adversarial_set": io.read_json(sm.input.adversarial_set_summary)}
+    else:
+        images, labels, dataset_meta = data.load_split(sm.input.dataset, split, limit=spec["examples"], device=device)
     if spec["split"] == "validation":  # the held-out tail the model's first stage validated on
         start = training.held_out_split(len(labels), model_spec["training"]["protocol"])
         images, labels = images[start:], labels[start:]
     model = models.build(model_spec["architecture"], model_spec["dataset"], **model_spec["options"]).to(device)
     model.load_state_dict(io.load_tensors(sm.input.weights, device))
     model.eval()
-    result = evaluate.run(spec["kind"], model, images, labels, spec, seed=spec["seed"])
+    result = evaluate.run(spec["kind"], model, images, labels, spec, seed=spec["seed"], adversarial_set=adversarial_set)
     io.write_json(sm.output[0], {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "evaluation": sm.wildcards.evaluation,
-        "spec": spec, "dataset": dataset_meta, "n": len(labels), **result,
+        "spec": spec, "dataset": dataset_meta, "n": len(labels), **set_summary, **result,
         "provenance": provenance.record(spec, scale=sm.params.scale, seed=spec["seed"], device=device, started=started),
     })

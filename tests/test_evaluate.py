@@ -130,3 +130,32 @@ def test_running_out_of_memory_halves_the_batch_and_gives_the_same_result(capsys
     torch.testing.assert_close(evaluate.map_batches(fn, x, batch_size=256), x * 2)
     assert sizes[:4] == [256, 128, 64, 64] and max(sizes[2:]) <= 64
     assert "out of memory: evaluating in batches of 64" in capsys.readouterr().err
+
+
+def test_fgsm_sweep_at_zero_is_the_clean_error_and_attacks_with_the_models_own_gradient():
+    model = _linear_model()
+    x, y = _data(model)
+    sweep = evaluate.run("fgsm_sweep", model, x, y, {"epsilons": [0.0, 0.3]}, seed=0)["sweep"]
+    assert [r["eps"] for r in sweep] == [0.0, 0.3]
+    assert sweep[0]["error"] == clean_error(model, x, y)["error"]
+    attacked = x + 0.3 * torch.sign(input_gradient(model, x, y))
+    assert sweep[1]["error"] == clean_error(model, attacked, y)["error"] > sweep[0]["error"]
+
+
+def test_adversarial_samples_come_from_the_set_with_the_changed_pixel():
+    from advrepro.attacks import adversarial_set
+
+    model = _linear_model()
+    x, y = _data(model)
+    built = adversarial_set(model, x, y, [{"p": 1, "eps": 3.0}, {"p": 2, "eps": 1.0}])
+    assert (built["step"] == 0).any()
+    result = evaluate.run("adversarial_samples", model, built["images"], built["labels"], {"n": 5, "p": 1},
+                          seed=0, adversarial_set=built)
+    assert [s["p"] for s in result["steps"]] == [1] * min(5, int((built["step"] == 0).sum()))
+    for original, image, (c, h, w) in zip(result["originals"], result["images"], result["changed"]):
+        diff = torch.tensor(image) - torch.tensor(original)
+        assert diff.abs()[c, h, w] == pytest.approx(3.0) and (diff != 0).sum() == 1
+    assert all(p != label for p, label in zip(result["predictions"], result["labels"]))
+    assert result["original_predictions"] == result["labels"]
+    with pytest.raises(ValueError, match="adversarial_set"):
+        evaluate.run("adversarial_samples", model, x, y, {"n": 5}, seed=0)
