@@ -200,3 +200,4 @@ def test_vgg_bn_drop_is_cifar_torchs_and_width_scales_it():
     narrow = build("vgg_bn_drop", "cifar10_yuv", width=0.25)
     assert [c.out_channels for c in narrow if isinstance(c, nn.Conv2d)][0] == 16
     assert narrow.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert not any(isinstance(m, nn.Dropout) for m in build("vgg_bn_drop", "cifar10_yuv", width=0.25, dropout=False))

@@ -19,6 +19,19 @@ LYU2015 = yaml.safe_load((REPO / "config/papers/lyu2015.yaml").read_text())
 PAPER_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 1, "train_first_stage": 13, "train": 28, "evaluate": 43,
               "table": len(LYU2015["tables"]), "figure": len(LYU2015["figures"]), "notebook": 1,
               "benchmark_line_search": 1, "benchmark_train_step": 1, "report": 1}
+SHAHAM2015 = yaml.safe_load((REPO / "config/papers/shaham2015.yaml").read_text())
+SHAHAM2015_JOBS = {"preprocess_dataset": 2, "train": 7, "adversarial_set": 2, "evaluate": 24,  # beyond PAPER_JOBS
+                   "table": len(SHAHAM2015["tables"]), "figure": len(SHAHAM2015["figures"]), "notebook": 1,
+                   "benchmark_robust_step": 1}
+
+
+def _total(*counts: dict[str, int]) -> dict[str, int]:
+    """Job counts of several papers together (datasets and the report are shared, listed once)."""
+    total: dict[str, int] = {}
+    for count in counts:
+        for rule, n in count.items():
+            total[rule] = total.get(rule, 0) + n
+    return total
 
 
 def _copy_checkout(target: Path) -> Path:
@@ -56,7 +69,8 @@ def checkout(tmp_path):
 
 def test_paper_scale_dry_run_lists_every_job(checkout):
     counts = job_counts(snakemake(checkout, "-n"))
-    assert {rule: counts.get(rule) for rule in PAPER_JOBS} == PAPER_JOBS
+    expected = _total(PAPER_JOBS, SHAHAM2015_JOBS)
+    assert {rule: counts.get(rule) for rule in expected} == expected
 
 
 def test_lint_reports_nothing(checkout):
@@ -113,3 +127,29 @@ def test_changing_table7_noise_levels_reruns_only_what_depends_on_them(smoke_run
     assert counts == expected
     output = snakemake(workdir, "-n", "--configfile", *configfiles, *smoke[2:]).stdout
     assert "results/evals/lyu2015/softmax_wd1/noise.json" in output and "noise_small.json" not in output
+
+
+def test_smoke_run_has_every_shaham2015_artifact_beside_the_papers_numbers(smoke_run):
+    workdir, _ = smoke_run
+    html = (workdir / "results/report/index.html").read_text()
+    for artifact in [*SHAHAM2015["tables"], *SHAHAM2015["figures"]]:
+        assert f'id="shaham2015-{artifact}"' in html
+    assert "79.96" in html and "1203" in html and "1547" in html  # Tables 1-2 and the set sizes, from the registry
+    for name, entry in SHAHAM2015["adversarial_sets"].items():  # each set built once, its size reported
+        summary = json.loads((workdir / f"results/adversarial_sets/shaham2015/{name}.json").read_text())
+        assert summary["size"] == sum(s["size"] for s in summary["size_per_step"])
+        assert [s["p"] for s in summary["size_per_step"]] == [s["p"] for s in entry["steps"]]
+        evaluation = json.loads((workdir / f"results/evals/shaham2015/{entry['model']}/on_{name}.json").read_text())
+        assert evaluation["n"] == summary["size"]
+        if summary["size"]:  # the baseline misclassifies every member of its own set (Tables 1-2: 0%)
+            assert evaluation["error"] == 1.0
+    history = json.loads((workdir / "results/models/shaham2015/cifar_baseline/provenance.json").read_text())
+    assert all("monitor_error" in h for h in history["training"]["history"])  # Fig. 5's per-epoch test accuracy
+    benchmark = json.loads((workdir / "results/benchmarks/robust_step.json").read_text())
+    assert {r["measure"].split(":")[0] for r in benchmark["rows"]} == {"shaham_mnist_convnet"}
+    assert (workdir / "results/report/notebooks/shaham2015.html").exists()
+
+
+def test_a_finished_shaham2015_figure_has_nothing_to_do(smoke_run):
+    workdir, smoke = smoke_run
+    assert job_counts(snakemake(workdir, "-n", "shaham2015_fig1", *smoke)) == {}

@@ -336,13 +336,14 @@ VGG_BN_DROP = ((64, 0.3), (64, None), "M", (128, 0.4), (128, None), "M", (256, 0
 """cifar.torch models/vgg_bn_drop.lua: (channels, dropout after the block) per ConvBNReLU, "M" a 2x2 max pool."""
 
 
-def vgg_bn_drop(input_shape: tuple, n_classes: int = 10, width: float = 1.0) -> nn.Module:
+def vgg_bn_drop(input_shape: tuple, n_classes: int = 10, width: float = 1.0, dropout: bool = True) -> nn.Module:
     """cifar.torch's VGG with batch normalization and dropout (Shaham et al. 2015, section 5.2).
 
     ConvBNReLU = conv 3x3 pad 1 -> BatchNorm (eps 1e-3) -> ReLU, dropout .3/.4 as in VGG_BN_DROP, then
     dropout .5 -> FC 512 -> BN -> ReLU -> dropout .5 -> FC n_classes. Convs get MSR init
-    (N(0, 2 / (k*k*out)), bias 0). `width` scales every channel count (1 = the paper's; below 1 only
-    for reduced scales, on CPU).
+    (N(0, 2 / (k*k*out)), bias 0). `width` scales every channel count (1 = the paper's) and
+    `dropout=False` leaves out every dropout layer: both only for reduced scales on CPU, where a few
+    hundred steps do not get the dropout net off chance level.
     """
     channels, height, _ = input_shape
     layers: list[nn.Module] = []
@@ -351,15 +352,16 @@ def vgg_bn_drop(input_shape: tuple, n_classes: int = 10, width: float = 1.0) -> 
             layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
             height = -(-height // 2)
             continue
-        out, dropout = max(1, round(block[0] * width)), block[1]
+        out, rate = max(1, round(block[0] * width)), block[1]
         conv = nn.Conv2d(channels, out, 3, padding=1)
         nn.init.normal_(conv.weight, 0.0, (2.0 / (9 * out)) ** 0.5)
         nn.init.zeros_(conv.bias)
-        layers += [conv, nn.BatchNorm2d(out, eps=1e-3), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
+        layers += [conv, nn.BatchNorm2d(out, eps=1e-3), nn.ReLU()] + ([nn.Dropout(rate)] if rate and dropout else [])
         channels = out
     hidden = max(1, round(512 * width))
-    layers += [nn.Flatten(), nn.Dropout(0.5), nn.Linear(channels * height * height, hidden), nn.BatchNorm1d(hidden),
-               nn.ReLU(), nn.Dropout(0.5), nn.Linear(hidden, n_classes)]
+    drop = [nn.Dropout(0.5)] if dropout else []
+    layers += [nn.Flatten(), *drop, nn.Linear(channels * height * height, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+               *drop, nn.Linear(hidden, n_classes)]
     return nn.Sequential(*layers)
 
 
