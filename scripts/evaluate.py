@@ -11,9 +11,16 @@ with runtime.log_to(sm.log[0]):
     device = runtime.select_device(sm.params.device)
     runtime.set_threads(sm.threads)
     split = "test" if spec["split"] == "test" else "train"
-    images, labels, dataset_meta = data.load_split(sm.input.dataset, split, limit=spec["examples"], device=device)
-    if "classes" in model_spec:  # a subset of the classes, relabelled as in training
-        images, labels = data.select_classes(images, labels, model_spec["classes"])
+    adversarial_set, set_summary = None, {}
+    if spec["split"] == "adversarial_set":  # a fixed set built once from a baseline (rule adversarial_set)
+        adversarial_set = io.load_tensors(sm.input.adversarial_set, device)
+        images, labels = adversarial_set["images"], adversarial_set["labels"]
+        dataset_meta = io.load_tensors(sm.input.dataset)["meta"]
+        set_summary = {"adversarial_set": io.read_json(sm.input.adversarial_set_summary)}
+    else:
+        images, labels, dataset_meta = data.load_split(sm.input.dataset, split, limit=spec["examples"], device=device)
+        if "classes" in model_spec:  # a subset of the classes, relabelled as in training
+            images, labels = data.select_classes(images, labels, model_spec["classes"])
     if spec["split"] == "validation":  # the held-out tail the model's first stage validated on
         start = training.held_out_split(len(labels), model_spec["training"]["protocol"])
         images, labels = images[start:], labels[start:]
@@ -26,9 +33,10 @@ with runtime.log_to(sm.log[0]):
         source = models.build(source_spec["architecture"], source_spec["dataset"], **source_spec["options"]).to(device)
         source.load_state_dict(io.load_tensors(sm.input.source, device))
         source.eval()
-    result = evaluate.run(spec["kind"], model, images, labels, spec, seed=spec["seed"], source=source)
+    result = evaluate.run(spec["kind"], model, images, labels, spec, seed=spec["seed"], source=source,
+                          adversarial_set=adversarial_set)
     io.write_json(sm.output[0], {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "evaluation": sm.wildcards.evaluation,
-        "spec": spec, "dataset": dataset_meta, "n": len(labels), **result,
+        "spec": spec, "dataset": dataset_meta, "n": len(labels), **set_summary, **result,
         "provenance": provenance.record(spec, scale=sm.params.scale, seed=spec["seed"], device=device, started=started),
     })

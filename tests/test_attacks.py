@@ -54,3 +54,47 @@ def test_clip_is_explicit():
     clipped = attacks.one_step(model, x, y, eps=0.5, clip=(0.0, 1.0))
     assert unclipped.min() < 0 and unclipped.max() > 1
     assert torch.equal(clipped, unclipped.clamp(0, 1))
+
+
+@pytest.mark.parametrize("p, eps", [(1, 2.0), (2, 2.0), (math.inf, 0.2)])
+def test_shaham_steps_have_the_stated_norms_before_clipping(p, eps):
+    """Shaham et al. 2015, eq. (11): the l1 step moves exactly one coordinate by eps; l2 and linf steps
+    have norm eps (no clipping)."""
+    model, (x, y) = _model(), _data()
+    delta = (attacks.one_step(model, x, y, p=p, eps=eps) - x).flatten(1)
+    if p == 1:
+        assert ((delta != 0).sum(1) == 1).all()
+        torch.testing.assert_close(delta.abs().sum(1), torch.full((len(y),), eps, dtype=delta.dtype))
+    norms = torch.linalg.vector_norm(delta, ord=p, dim=1)
+    torch.testing.assert_close(norms, torch.full_like(norms, eps))
+
+
+def test_l1_step_ties_go_to_the_lowest_index_deterministically():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2, bias=False)).double()
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[1.0, -1.0, 1.0, 0.5], [-1.0, 1.0, -1.0, -0.5]]))
+    x, y = torch.zeros(3, 1, 2, 2, dtype=torch.float64), torch.tensor([0, 1, 0])
+    for _ in range(2):
+        delta = (attacks.one_step(model, x, y, p=1, eps=2.0) - x).flatten(1)
+        assert torch.equal(delta, torch.tensor([[-2.0, 0, 0, 0], [2.0, 0, 0, 0], [-2.0, 0, 0, 0]], dtype=torch.float64))
+
+
+def test_adversarial_set_holds_only_correct_points_whose_step_is_misclassified():
+    model, (x, y) = _model(), _data(200)
+    with torch.no_grad():
+        y = model.eval()(x).argmax(1)
+    y[::5] = (y[::5] + 1) % 3  # some points misclassified from the start
+    steps = [{"p": 1, "eps": 1.0}, {"p": 2, "eps": 0.5}, {"p": math.inf, "eps": 0.1}]
+    built = attacks.adversarial_set(model, x, y, steps, batch_size=64)
+    with torch.no_grad():
+        clean, fooled = model(x).argmax(1), model(built["images"]).argmax(1)
+    assert len(built["labels"]) > 0
+    assert torch.equal(clean[built["index"]], built["labels"]) and torch.equal(y[built["index"]], built["labels"])
+    assert (fooled != built["labels"]).all()
+    assert torch.equal(built["originals"], x[built["index"]])
+    for number, step in enumerate(steps):  # every qualifying point of every step, and only those
+        adversarial = attacks.one_step(model, x, y, p=step["p"], eps=step["eps"])
+        with torch.no_grad():
+            expected = ((clean == y) & (model(adversarial).argmax(1) != y)).nonzero().flatten()
+        assert torch.equal(built["index"][built["step"] == number], expected)
+        torch.testing.assert_close(built["images"][built["step"] == number], adversarial[expected])

@@ -166,3 +166,48 @@ def test_select_classes_keeps_and_relabels_in_the_order_given():
     assert relabelled.tolist() == [0, 1, 1, 0, 1, 0, 0]
     with pytest.raises(ValueError, match="distinct"):
         data.select_classes(images, labels, [3, 3])
+
+
+def test_standardize_pad32_uses_each_splits_own_statistics_then_pads_with_zeros():
+    """Shaham et al. 2015 (torch demo normalizeGlobal): train and test each standardized with their own
+    mean and std, then the 28x28 digit pasted into a 32x32 zero patch."""
+    gen = torch.Generator().manual_seed(0)
+    train = torch.randint(0, 256, (50, 1, 28, 28), generator=gen, dtype=torch.uint8)
+    test = (torch.randint(0, 128, (20, 1, 28, 28), generator=gen) + 100).to(torch.uint8)  # other statistics
+    out_train, out_test, record = data.standardize_pad32(train, test)
+    for raw, out, stats in ((train, out_train, record["train_stats"]), (test, out_test, record["test_stats"])):
+        assert out.shape == (len(raw), 1, 32, 32) and out.dtype == torch.float32
+        inner = out[:, :, 2:30, 2:30].double()
+        assert abs(inner.mean().item()) < 1e-5 and abs(inner.std().item() - 1) < 1e-5
+        assert abs(stats["mean"] - raw.double().mean().item()) < 1e-9
+        border = out.clone()
+        border[:, :, 2:30, 2:30] = 0
+        assert torch.equal(border, torch.zeros_like(border))
+    assert record["train_stats"]["mean"] != record["test_stats"]["mean"]
+
+
+def test_yuv_normalizes_y_locally_and_u_v_with_training_statistics(tmp_path):
+    """cifar.torch provider.lua: RGB -> YUV, LCN on Y, U and V standardized with the TRAINING mean/std."""
+    raw = tmp_path / "c.pt"
+    data.synthetic_cifar10(raw, n_train=200, n_test=40, seed=0)
+    meta = data.preprocess(raw, tmp_path / "c_yuv.pt", kind="yuv")
+    archive = torch.load(tmp_path / "c_yuv.pt", weights_only=True)
+    source = torch.load(raw, weights_only=True)
+    train, test = archive["train"]["images"].double(), archive["test"]["images"].double()
+    for channel in (1, 2):
+        assert abs(train[:, channel].mean().item()) < 1e-5 and abs(train[:, channel].std().item() - 1) < 1e-5
+    rgb = source["test"]["images"].double()
+    u = (-0.14713 * rgb[:, 0] + -0.28886 * rgb[:, 1] + 0.436 * rgb[:, 2])
+    stats = meta["preprocessing"]["uv_stats_from_train"]["u"]
+    torch.testing.assert_close(test[:, 1], (u - stats["mean"]) / stats["std"], atol=1e-4, rtol=1e-4)
+    y = 0.299 * rgb[:, :1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:]
+    torch.testing.assert_close(test[:, :1], data.local_contrast_normalize(y), atol=1e-4, rtol=1e-4)
+    assert torch.equal(archive["test"]["labels"], source["test"]["labels"])
+
+
+def test_local_contrast_normalization_removes_local_mean_and_scale():
+    gen = torch.Generator().manual_seed(0)
+    y = torch.rand(4, 1, 32, 32, generator=gen, dtype=torch.float64)
+    out = data.local_contrast_normalize(y)
+    torch.testing.assert_close(data.local_contrast_normalize(3 * y + 7), out)  # invariant to gain and offset
+    torch.testing.assert_close(data.local_contrast_normalize(torch.full_like(y, 5.0)), torch.zeros_like(y))

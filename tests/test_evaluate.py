@@ -176,3 +176,22 @@ def test_unknown_evaluation_kind_names_the_allowed_ones():
     x, y = _data(model)
     with pytest.raises(ValueError, match="fgsm, logistic_regression"):
         evaluate.run("fgs", model, x, y, {}, seed=0)
+
+
+def test_adversarial_samples_come_from_the_set_with_the_changed_pixel():
+    from advrepro.attacks import adversarial_set
+
+    model = _linear_model()
+    x, y = _data(model)
+    built = adversarial_set(model, x, y, [{"p": 1, "eps": 3.0}, {"p": 2, "eps": 1.0}])
+    assert (built["step"] == 0).any()
+    result = evaluate.run("adversarial_samples", model, built["images"], built["labels"], {"n": 5, "p": 1},
+                          seed=0, adversarial_set=built)
+    assert [s["p"] for s in result["steps"]] == [1] * min(5, int((built["step"] == 0).sum()))
+    for original, image, (c, h, w) in zip(result["originals"], result["images"], result["changed"]):
+        diff = torch.tensor(image) - torch.tensor(original)
+        assert diff.abs()[c, h, w] == pytest.approx(3.0) and (diff != 0).sum() == 1
+    assert all(p != label for p, label in zip(result["predictions"], result["labels"]))
+    assert result["original_predictions"] == result["labels"]
+    with pytest.raises(ValueError, match="adversarial_set"):
+        evaluate.run("adversarial_samples", model, x, y, {"n": 5}, seed=0)

@@ -7,7 +7,8 @@ from advrepro.models import (INPUT_SHAPES, Maxout, PylearnDropout, UntiedBias, b
                              weight_parameters)
 
 DATASET = {"softmax_regression": "mnist", "sigmoid_mlp": "mnist", "relu_mlp": "mnist", "maxout_mlp": "mnist",
-           "conv_maxout_mnist": "mnist", "conv_maxout_cifar_small": "cifar10_gcn_zca"}
+           "conv_maxout_mnist": "mnist", "conv_maxout_cifar_small": "cifar10_gcn_zca",
+           "shaham_mnist_convnet": "mnist_standardize_pad32", "vgg_bn_drop": "cifar10_yuv"}
 
 
 def test_fc_maxout_takes_the_max_of_consecutive_groups():
@@ -171,3 +172,32 @@ def test_init_irange_resets_any_model():
     model = init_irange_(nn.Sequential(nn.Linear(30, 40), nn.Conv2d(2, 3, 3)), irange=0.1)
     assert all(p.abs().max() <= 0.1 for p in weight_parameters(model))
     assert all(not p.any() for name, p in model.named_parameters() if name.endswith("bias"))
+
+
+def test_shaham_convnet_has_the_papers_layers_and_input_bn_only_when_robust():
+    """Shaham et al. 2015, 5.1: 32 and 64 5x5 filters, pools 3x3 and 2x2, FC 200, 10 (64*2*2 from 32x32)."""
+    baseline = build("shaham_mnist_convnet", "mnist_standardize_pad32")
+    robust = build("shaham_mnist_convnet", "mnist_standardize_pad32", input_normalization=True)
+    convs = [m for m in baseline if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size) for c in convs] == [(32, (5, 5)), (64, (5, 5))]
+    assert [(m.kernel_size, m.stride) for m in baseline if isinstance(m, nn.MaxPool2d)] == [(3, 3), (2, 2)]
+    assert [(m.in_features, m.out_features) for m in baseline if isinstance(m, nn.Linear)] == [(256, 200), (200, 10)]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in baseline)
+    assert isinstance(robust[0], nn.BatchNorm2d) and not robust[0].affine and robust[0].num_features == 1
+    assert build("shaham_mnist_convnet", "mnist")(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_vgg_bn_drop_is_cifar_torchs_and_width_scales_it():
+    full = build("vgg_bn_drop", "cifar10_yuv")
+    convs = [m for m in full if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+    assert sorted({m.p for m in full if isinstance(m, nn.Dropout)}) == [0.3, 0.4, 0.5]
+    assert sum(isinstance(m, nn.Dropout) and m.p == 0.4 for m in full) == 7
+    assert all(b.eps == 1e-3 for b in full if isinstance(b, nn.BatchNorm2d))
+    assert all(torch.equal(c.bias, torch.zeros_like(c.bias)) for c in convs)
+    assert abs(convs[-1].weight.std().item() - (2 / (9 * 512)) ** 0.5) < 2e-3  # MSR init
+    assert 14e6 < sum(p.numel() for p in full.parameters()) < 16e6  # cifar.torch: about 15M
+    narrow = build("vgg_bn_drop", "cifar10_yuv", width=0.25)
+    assert [c.out_channels for c in narrow if isinstance(c, nn.Conv2d)][0] == 16
+    assert narrow.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert not any(isinstance(m, nn.Dropout) for m in build("vgg_bn_drop", "cifar10_yuv", width=0.25, dropout=False))

@@ -20,7 +20,7 @@ def test_the_shipped_configuration_and_scales_are_valid():
     for scale in ("quick", "smoke"):
         overlay = yaml.safe_load((REPO / "config" / "scales" / f"{scale}.yaml").read_text())
         papers = _load(registry.deep_merge(CONFIG, overlay))
-        assert set(papers) == {"lyu2015", "goodfellow2014"}
+        assert set(papers) == set(CONFIG["papers"])
 
 
 def test_unknown_global_key_names_the_key_the_file_and_the_allowed_keys():
@@ -70,3 +70,13 @@ def test_an_attack_source_must_be_a_model_of_the_registry(tmp_path):
               "overrides": {"goodfellow2014": {"evaluations": {"fgsm_from_adv": {"source": "maxout_2400"}}}}}
     with pytest.raises(registry.ConfigError, match="source names 'maxout_2400'.*allowed: cifar_maxout"):
         _load(config)
+
+
+def test_an_adversarial_set_evaluation_must_name_a_defined_set():
+    config = {**copy.deepcopy(CONFIG), "papers": ["shaham2015"]}
+    config["overrides"] = {"shaham2015": {"evaluations": {"on_a_mnist": {"set": "a_svhn"}}}}
+    with pytest.raises(registry.ConfigError, match=r"evaluations -> on_a_mnist: .*allowed: a_cifar10, a_mnist"):
+        registry.load(config, REPO)
+    config["overrides"] = {"shaham2015": {"adversarial_sets": {"a_mnist": {"model": "nope"}}}}
+    with pytest.raises(registry.ConfigError, match=r"adversarial_sets -> a_mnist -> model names 'nope'"):
+        registry.load(config, REPO)

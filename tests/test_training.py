@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -287,3 +289,50 @@ def test_adversarial_validation_early_stopping_then_retraining_from_scratch(tmp_
                             first_stage=first)
     assert second["epochs"] == first["best_epoch"] and second["steps"] == first["best_epoch"] * 6  # all 120 examples
     assert "valid_error" not in second["history"][0] and "held_out_objective" not in second["history"][0]
+
+
+def _record_update_inputs(model: nn.Module) -> list:
+    """The inputs of the forward passes whose output entered a parameter update: a forward hook numbers
+    every pass and marks its output; a backward that reaches the parameters (loss.backward(), not the
+    input gradient that finds Delta) records the input of the pass it came through."""
+    passes, updates, current = [], [], [None]
+
+    def forward_hook(module, inputs, output):
+        number = len(passes)
+        passes.append(inputs[0].detach().clone())
+        output.register_hook(lambda grad: current.__setitem__(0, number))
+
+    model.register_forward_hook(forward_hook)
+    next(model.parameters()).register_hook(lambda grad: updates.append(passes[current[0]]))
+    return updates
+
+
+def test_algorithm_1_updates_only_on_the_perturbed_batch():
+    """Shaham et al. 2015, Algorithm 1: theta moves with respect to x + Delta only, Delta computed in train mode."""
+    torch.manual_seed(0)
+    model = build("shaham_mnist_convnet", "mnist", input_normalization=True).train()
+    x, y = _data()
+    x, y = x[:32], y[:32]
+    delta = steepest_ascent(objectives.input_gradient(model, x, y), 2, 2.0)  # train mode: BN batch statistics
+    before = copy.deepcopy(model)
+    updated = _record_update_inputs(model)
+    optimizer = training.make_optimizer(model, {"lr": 0.01, "momentum": 0.9, "optimizer": {"kind": "sgd", "dampening": 0.9}})
+    training.sgd_step(model, objectives.make_objective({"name": "robust", "p": 2, "eps": 2.0}), optimizer, x, y)
+    assert len(updated) == 1
+    torch.testing.assert_close(updated[0], x + delta)
+    nn.functional.cross_entropy(before(x + delta), y).backward()  # the update's gradient is that of L(x + Delta)
+    for theirs, ours in zip(before.parameters(), model.parameters()):
+        torch.testing.assert_close(ours.grad, theirs.grad)
+
+
+def test_the_training_loop_under_algorithm_1_never_updates_on_a_clean_batch(tmp_path):
+    torch.manual_seed(0)
+    model = build("shaham_mnist_convnet", "mnist")
+    x, y = _data()
+    updated = _record_update_inputs(model)
+    spec = {**SPEC, "epochs": 2, "objective": {"name": "robust", "p": float("inf"), "eps": 0.2}}
+    training.train(model, x, y, spec=spec, seed=1, checkpoint=tmp_path / "c.pt", checkpoint_every=10)
+    assert len(updated) == 2 * -(-len(y) // spec["batch_size"])  # one update pass per minibatch
+    for inputs in updated:  # each is some clean batch moved by exactly eps in every pixel
+        distance = (inputs.flatten(1)[:, None] - x.flatten(1)[None]).abs().amax(2).min(1).values
+        torch.testing.assert_close(distance, torch.full_like(distance, 0.2))

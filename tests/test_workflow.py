@@ -25,6 +25,12 @@ GOODFELLOW2014 = yaml.safe_load((REPO / "config/papers/goodfellow2014.yaml").rea
 GOODFELLOW2014_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 1, "train_first_stage": 11, "train": 13,
                        "evaluate": 25, "table": len(GOODFELLOW2014["tables"]), "figure": len(GOODFELLOW2014["figures"]),
                        "notebook": 1, "benchmark_fgsm": 1, "report": 1}
+SHAHAM2015 = yaml.safe_load((REPO / "config/papers/shaham2015.yaml").read_text())
+SHAHAM2015_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 2, "train": 7, "adversarial_set": 2, "evaluate": 24,
+                   "table": len(SHAHAM2015["tables"]), "figure": len(SHAHAM2015["figures"]), "notebook": 1,
+                   "benchmark_robust_step": 1, "report": 1}
+REGISTRIES = {"lyu2015": LYU2015, "goodfellow2014": GOODFELLOW2014, "shaham2015": SHAHAM2015}
+PAPER_SCALE_JOBS = {"lyu2015": PAPER_JOBS, "goodfellow2014": GOODFELLOW2014_JOBS, "shaham2015": SHAHAM2015_JOBS}
 
 
 def _copy_checkout(target: Path) -> Path:
@@ -60,21 +66,21 @@ def checkout(tmp_path):
     return _copy_checkout(tmp_path)
 
 
-def test_paper_scale_dry_run_lists_every_job(checkout):
-    counts = job_counts(snakemake(checkout, "-n", "--config", 'papers=["lyu2015"]'))
-    assert {rule: counts.get(rule) for rule in PAPER_JOBS} == PAPER_JOBS
+@pytest.mark.parametrize("paper", PAPER_SCALE_JOBS)
+def test_paper_scale_dry_run_lists_every_job(checkout, paper):
+    counts = job_counts(snakemake(checkout, "-n", "--config", f'papers=["{paper}"]'))
+    expected = PAPER_SCALE_JOBS[paper]
+    assert {rule: counts.get(rule) for rule in expected} == expected
+    others = {rule for jobs in PAPER_SCALE_JOBS.values() for rule in jobs if rule.startswith("benchmark_")} - set(expected)
+    assert not others & set(counts)  # each paper's benchmarks come with it alone
 
 
-def test_goodfellow2014_paper_scale_dry_run_lists_every_job(checkout):
-    counts = job_counts(snakemake(checkout, "-n", "--config", 'papers=["goodfellow2014"]'))
-    assert {rule: counts.get(rule) for rule in GOODFELLOW2014_JOBS} == GOODFELLOW2014_JOBS
-    assert "benchmark_line_search" not in counts  # each paper's benchmarks come with it alone
-
-
-def test_goodfellow2014_artifacts_are_named_targets(checkout):
-    targets = [f"goodfellow2014_{a}" for a in [*GOODFELLOW2014["tables"], *GOODFELLOW2014["figures"]]]
+@pytest.mark.parametrize("paper", PAPER_SCALE_JOBS)
+def test_every_artifact_is_a_named_target(checkout, paper):
+    tables, figures = REGISTRIES[paper]["tables"], REGISTRIES[paper]["figures"]
+    targets = [f"{paper}_{a}" for a in [*tables, *figures]]
     counts = job_counts(snakemake(checkout, "-n", *targets))
-    assert (counts["table"], counts["figure"]) == (len(GOODFELLOW2014["tables"]), len(GOODFELLOW2014["figures"]))
+    assert (counts["table"], counts["figure"]) == (len(tables), len(figures))
     assert all(counts[target] == 1 for target in targets) and "report" not in counts
 
 
@@ -147,3 +153,29 @@ def test_smoke_run_reports_every_goodfellow2014_artifact_beside_the_papers_numbe
     benchmark = json.loads((workdir / "results/benchmarks/fgsm.json").read_text())
     assert benchmark["rows"][0]["seconds"] > 0
     assert (workdir / "results/report/notebooks/goodfellow2014.html").exists()
+
+
+def test_smoke_run_has_every_shaham2015_artifact_beside_the_papers_numbers(smoke_run):
+    workdir, _ = smoke_run
+    html = (workdir / "results/report/index.html").read_text()
+    for artifact in [*SHAHAM2015["tables"], *SHAHAM2015["figures"]]:
+        assert f'id="shaham2015-{artifact}"' in html
+    assert "79.96" in html and "1203" in html and "1547" in html  # Tables 1-2 and the set sizes, from the registry
+    for name, entry in SHAHAM2015["adversarial_sets"].items():  # each set built once, its size reported
+        summary = json.loads((workdir / f"results/adversarial_sets/shaham2015/{name}.json").read_text())
+        assert summary["size"] == sum(s["size"] for s in summary["size_per_step"])
+        assert [s["p"] for s in summary["size_per_step"]] == [s["p"] for s in entry["steps"]]
+        evaluation = json.loads((workdir / f"results/evals/shaham2015/{entry['model']}/on_{name}.json").read_text())
+        assert evaluation["n"] == summary["size"]
+        if summary["size"]:  # the baseline misclassifies every member of its own set (Tables 1-2: 0%)
+            assert evaluation["error"] == 1.0
+    history = json.loads((workdir / "results/models/shaham2015/cifar_baseline/provenance.json").read_text())
+    assert all("monitor_error" in h for h in history["training"]["history"])  # Fig. 5's per-epoch test accuracy
+    benchmark = json.loads((workdir / "results/benchmarks/robust_step.json").read_text())
+    assert {r["measure"].split(":")[0] for r in benchmark["rows"]} == {"shaham_mnist_convnet"}
+    assert (workdir / "results/report/notebooks/shaham2015.html").exists()
+
+
+def test_a_finished_shaham2015_figure_has_nothing_to_do(smoke_run):
+    workdir, smoke = smoke_run
+    assert job_counts(snakemake(workdir, "-n", "shaham2015_fig1", *smoke)) == {}

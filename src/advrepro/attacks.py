@@ -34,3 +34,26 @@ def one_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, p: float = m
     grad = input_gradient(model, x, y) if grad is None else grad
     adversarial = x + steepest_ascent(grad, p, eps)
     return adversarial if clip is None else adversarial.clamp_(*clip)
+
+
+def adversarial_set(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: list[dict], *,
+                    clip: tuple[float, float] | None = None, batch_size: int = 1000) -> dict:
+    """A fixed set of adversarial examples (Shaham et al. 2015, A_mnist and A_cifar10, section 5).
+
+    For each step {"p", "eps"}: x + steepest_ascent(grad_x L, p, eps) from `model` (eval mode), kept
+    only where the model classifies x correctly and x + Delta wrongly. Batched over chunks of
+    `batch_size`. Returns tensors "images" (the adversarial examples), "originals", "labels",
+    "index" (of x) and "step" (of `steps`), grouped by step, and "steps" itself.
+    """
+    kept: dict[str, list[torch.Tensor]] = {k: [] for k in ("images", "originals", "labels", "index", "step")}
+    index = torch.arange(len(y), device=x.device)
+    with eval_mode(model):
+        for number, step in enumerate(steps):
+            for xb, yb, ib in zip(x.split(batch_size), y.split(batch_size), index.split(batch_size)):
+                adversarial = one_step(model, xb, yb, p=step["p"], eps=step["eps"], clip=clip)
+                with torch.no_grad():
+                    keep = (model(xb).argmax(1) == yb) & (model(adversarial).argmax(1) != yb)
+                for key, value in (("images", adversarial), ("originals", xb), ("labels", yb), ("index", ib),
+                                   ("step", torch.full_like(yb, number))):
+                    kept[key].append(value[keep])
+    return {**{k: torch.cat(v) for k, v in kept.items()}, "steps": [dict(s) for s in steps]}

@@ -16,7 +16,7 @@ import torch
 from advrepro.io import load_tensors, save_tensors
 
 SUPPORTED = ("mnist", "cifar10")
-PREPROCESSING_KINDS = ("gcn_zca",)
+PREPROCESSING_KINDS = ("gcn_zca", "standardize_pad32", "yuv")
 _CHUNK = 4096  # images per block in the preprocessing passes (4096 x 3072 float64 = 100 MB)
 
 
@@ -245,9 +245,76 @@ def apply_zca(images: torch.Tensor, mean: torch.Tensor, matrix: torch.Tensor) ->
     return out
 
 
+def standardize_pad32(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Shaham et al. 2015's MNIST input (RobustTraining, torch/demos dataset-mnist.lua normalizeGlobal):
+    each split standardized with its OWN global mean and std (the test split re-normalized with its
+    own statistics, as their code does), then the 28x28 image pasted into a 32x32 zero patch."""
+    def one(images: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        x = images.to(torch.float64)
+        mean, std = x.mean().item(), x.std().item()
+        pad = (32 - x.shape[-1]) // 2
+        return torch.nn.functional.pad((x - mean) / std, (pad,) * 4).to(torch.float32), {"mean": mean, "std": std}
+
+    (train, train_stats), (test, test_stats) = one(train), one(test)
+    return train, test, {"train_stats": train_stats, "test_stats": test_stats, "pad_to": 32}
+
+
+def _local_mean(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Kernel-weighted local mean over zero-padded borders, corrected by the kernel mass inside the image
+    (Torch7 nn.SpatialSubtractiveNormalization's `coef`)."""
+    pad = kernel.shape[-1] // 2
+    coef = torch.nn.functional.conv2d(torch.ones_like(x[:1]), kernel, padding=pad)
+    return torch.nn.functional.conv2d(x, kernel, padding=pad) / coef
+
+
+def local_contrast_normalize(y: torch.Tensor, size: int = 7, eps: float = 1e-4) -> torch.Tensor:
+    """Torch7 nn.SpatialContrastiveNormalization(1, image.gaussian1D(7)) on (N, 1, H, W): subtract the
+    Gaussian-weighted local mean, divide by the local standard deviation, floored by its mean over the
+    image (and by eps). The kernel is exp(-((i - c) / (0.25 size))^2 / 2), normalized to sum 1."""
+    i = torch.arange(1, size + 1, dtype=torch.float64)
+    g = torch.exp(-0.5 * ((i - (size / 2 + 0.5)) / (0.25 * size)) ** 2)
+    kernel = torch.outer(g, g).div_(g.sum() ** 2).view(1, 1, size, size)
+    centered = y - _local_mean(y, kernel)
+    std = _local_mean(centered.pow(2), kernel).sqrt()
+    floor = std.mean(dim=(1, 2, 3), keepdim=True).clamp_min(eps)
+    return centered / torch.maximum(std, floor)
+
+
+RGB_TO_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]],
+                          dtype=torch.float64)
+"""Torch7 image.rgb2yuv."""
+
+
+def yuv(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """cifar.torch provider.lua (Shaham et al. 2015, section 5.2): RGB (0-255) -> YUV, local contrast
+    normalization of Y (Gaussian kernel 7), U and V standardized with the TRAINING split's mean and std."""
+    def convert(images: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(images.shape, dtype=torch.float64)
+        for start in range(0, len(images), _CHUNK):
+            block = torch.einsum("yc,nchw->nyhw", RGB_TO_YUV, images[start:start + _CHUNK].to(torch.float64))
+            block[:, :1] = local_contrast_normalize(block[:, :1])
+            out[start:start + len(block)] = block
+        return out
+
+    train, test = convert(train), convert(test)
+    stats = {}
+    for channel, name in ((1, "u"), (2, "v")):
+        mean, std = train[:, channel].mean().item(), train[:, channel].std().item()
+        for split in (train, test):
+            split[:, channel] = (split[:, channel] - mean) / std
+        stats[name] = {"mean": mean, "std": std}
+    return train.to(torch.float32), test.to(torch.float32), {"uv_stats_from_train": stats, "lcn_kernel": 7}
+
+
+SPLIT_PREPROCESSING = {"standardize_pad32": standardize_pad32, "yuv": yuv}
+"""Preprocessing kinds that map (train, test) raw images to (train, test, record)."""
+
+
 def preprocess(in_path: str | Path, out_path: str | Path, *, kind: str = "gcn_zca", scale: float = 55.0,
                filter_bias: float = 0.1) -> dict:
     """Write a preprocessed copy of a prepared archive; return its meta.
+
+    kinds "standardize_pad32" and "yuv": see SPLIT_PREPROCESSING (Shaham et al. 2015's inputs).
 
     kind "gcn_zca" is pylearn2's `scripts/datasets/make_cifar10_gcn_whitened.py`: global contrast
     normalization (scale 55) of the raw 0-255 train and test images, then ZCA with `filter_bias`
@@ -262,6 +329,13 @@ def preprocess(in_path: str | Path, out_path: str | Path, *, kind: str = "gcn_zc
     if "preprocessing" in meta:
         raise ValueError(f"{in_path} is already preprocessed ({meta['preprocessing']}); give a prepared archive")
     name = meta.get("name", "dataset")
+    if kind in SPLIT_PREPROCESSING:
+        train, test, record = SPLIT_PREPROCESSING[kind](archive["train"]["images"], archive["test"]["images"])
+        meta["preprocessing"] = {"kind": kind, **record}
+        save_tensors(out_path, {"train": {"images": train, "labels": archive["train"]["labels"]},
+                                "test": {"images": test, "labels": archive["test"]["labels"]}, "meta": meta})
+        print(f"{name}: wrote {out_path} ({kind})", file=sys.stderr)
+        return meta
     n_train = len(archive["train"]["images"])
     print(f"{name}: global contrast normalization (scale {scale}) of {n_train} train and "
           f"{len(archive['test']['images'])} test images", file=sys.stderr)

@@ -37,7 +37,7 @@ def map_batches(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, batch_s
             print(f"out of memory: evaluating in batches of {batch_size}", file=sys.stderr)
             continue
         start += len(outputs[-1])
-    return torch.cat(outputs)
+    return torch.cat(outputs) if outputs else fn(*tensors)  # no examples (e.g. an empty adversarial set)
 
 
 @torch.no_grad()
@@ -206,10 +206,31 @@ def perturbation_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     return result
 
 
+def adversarial_samples(model: nn.Module, adversarial_set: dict, *, n: int, seed: int, p: float | None = None) -> dict:
+    """`n` seeded members of a fixed adversarial set (those of step norm `p` if given), with the
+    originals, the model's predictions on both, and the most changed input coordinate (c, h, w) of
+    each: the single pixel of an l1 step (Shaham et al. 2015, Figs. 1, 2 and 4)."""
+    steps = adversarial_set["steps"]
+    pool = torch.arange(len(adversarial_set["labels"]))
+    if p is not None:
+        pool = pool[torch.isin(adversarial_set["step"].cpu(),
+                               torch.tensor([i for i, s in enumerate(steps) if s["p"] == p]))]
+    pick = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
+    images, originals = adversarial_set["images"][pick], adversarial_set["originals"][pick]
+    changed = (images - originals).abs().flatten(1).argmax(1)
+    return {"labels": adversarial_set["labels"][pick].tolist(), "index": adversarial_set["index"][pick].tolist(),
+            "steps": [steps[s] for s in adversarial_set["step"][pick].tolist()],
+            "originals": originals.cpu().tolist(), "images": images.cpu().tolist(),
+            "original_predictions": predict(model, originals).argmax(1).tolist(),
+            "predictions": predict(model, images).argmax(1).tolist(),
+            "changed": [list(map(int, torch.unravel_index(c, images.shape[1:]))) for c in changed.cpu()]}
+
+
 def run(kind: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: dict, seed: int,
-        source: nn.Module | None = None) -> dict:
+        source: nn.Module | None = None, adversarial_set: dict | None = None) -> dict:
     """Run the evaluation `kind` with its registry options `spec`; return a JSON-ready dict.
-    `source`: the model an attack crafts its examples on (default: the evaluated model)."""
+    `source`: the model an attack crafts its examples on (default: the evaluated model);
+    `adversarial_set` (attacks.adversarial_set's dict) is what kind adversarial_samples draws from."""
     batch_size = spec.get("batch_size", 10_000)
     if kind == "clean":
         return clean_error(model, x, y, batch_size)
@@ -228,5 +249,9 @@ def run(kind: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: dic
                                    source=source, batch_size=batch_size)}
     if kind == "logistic_regression":
         return logistic_regression_check(model, x, y, eps=spec["eps"], n=spec["n"], seed=seed)
+    if kind == "adversarial_samples":
+        if adversarial_set is None:
+            raise ValueError("evaluation kind adversarial_samples needs split: adversarial_set and a `set`")
+        return adversarial_samples(model, adversarial_set, n=spec["n"], seed=seed, p=spec.get("p"))
     raise ValueError(f"unknown evaluation kind {kind!r}; allowed: clean, gaussian_noise, min_perturbation, "
-                     "perturbation_examples, fgsm, logistic_regression")
+                     "perturbation_examples, fgsm, logistic_regression, adversarial_samples")

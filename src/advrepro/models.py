@@ -14,7 +14,8 @@ from typing import Callable, Iterator, NamedTuple
 import torch
 from torch import nn
 
-INPUT_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar10_gcn_zca": (3, 32, 32)}
+INPUT_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar10_gcn_zca": (3, 32, 32),
+                "mnist_standardize_pad32": (1, 32, 32), "cifar10_yuv": (3, 32, 32)}
 
 PYLEARN2_IRANGE = 0.005  # `irange: .005` of every layer in the maxout configs
 
@@ -311,6 +312,59 @@ def conv_maxout_cifar_small(input_shape: tuple, n_classes: int = 10, input_inclu
                         tied_bias=True)
 
 
+# --- Shaham, Yamada & Negahban 2015 (RobustTraining, cifar.torch) ------------------------------------
+
+
+def shaham_mnist_convnet(input_shape: tuple, n_classes: int = 10, input_normalization: bool = False) -> nn.Module:
+    """The MNIST convnet of Shaham et al. 2015, section 5.1 (RobustTraining train-baseline.lua):
+    conv 32 k5 -> ReLU -> max pool 3/3 -> conv 64 k5 -> ReLU -> max pool 2/2 -> FC 200 -> ReLU -> 10.
+
+    `input_normalization` puts BatchNorm2d(1, affine=False) on the input, as the robust scripts do
+    (the baseline has none). Torch7's default init is PyTorch's (U(+-1/sqrt(fan_in))).
+    """
+    channels, height, width = input_shape
+    side = lambda n: ((n - 4) // 3 - 4) // 2  # noqa: E731  (spatial size after both conv + pool blocks)
+    layers = [nn.BatchNorm2d(channels, affine=False)] if input_normalization else []
+    layers += [nn.Conv2d(channels, 32, 5), nn.ReLU(), nn.MaxPool2d(3, 3), nn.Conv2d(32, 64, 5), nn.ReLU(),
+               nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(64 * side(height) * side(width), 200), nn.ReLU(),
+               nn.Linear(200, n_classes)]
+    return nn.Sequential(*layers)
+
+
+VGG_BN_DROP = ((64, 0.3), (64, None), "M", (128, 0.4), (128, None), "M", (256, 0.4), (256, 0.4), (256, None), "M",
+               (512, 0.4), (512, 0.4), (512, None), "M", (512, 0.4), (512, 0.4), (512, None), "M")
+"""cifar.torch models/vgg_bn_drop.lua: (channels, dropout after the block) per ConvBNReLU, "M" a 2x2 max pool."""
+
+
+def vgg_bn_drop(input_shape: tuple, n_classes: int = 10, width: float = 1.0, dropout: bool = True) -> nn.Module:
+    """cifar.torch's VGG with batch normalization and dropout (Shaham et al. 2015, section 5.2).
+
+    ConvBNReLU = conv 3x3 pad 1 -> BatchNorm (eps 1e-3) -> ReLU, dropout .3/.4 as in VGG_BN_DROP, then
+    dropout .5 -> FC 512 -> BN -> ReLU -> dropout .5 -> FC n_classes. Convs get MSR init
+    (N(0, 2 / (k*k*out)), bias 0). `width` scales every channel count (1 = the paper's) and
+    `dropout=False` leaves out every dropout layer: both only for reduced scales on CPU, where a few
+    hundred steps do not get the dropout net off chance level.
+    """
+    channels, height, _ = input_shape
+    layers: list[nn.Module] = []
+    for block in VGG_BN_DROP:
+        if block == "M":
+            layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
+            height = -(-height // 2)
+            continue
+        out, rate = max(1, round(block[0] * width)), block[1]
+        conv = nn.Conv2d(channels, out, 3, padding=1)
+        nn.init.normal_(conv.weight, 0.0, (2.0 / (9 * out)) ** 0.5)
+        nn.init.zeros_(conv.bias)
+        layers += [conv, nn.BatchNorm2d(out, eps=1e-3), nn.ReLU()] + ([nn.Dropout(rate)] if rate and dropout else [])
+        channels = out
+    hidden = max(1, round(512 * width))
+    drop = [nn.Dropout(0.5)] if dropout else []
+    layers += [nn.Flatten(), *drop, nn.Linear(channels * height * height, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+               *drop, nn.Linear(hidden, n_classes)]
+    return nn.Sequential(*layers)
+
+
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "softmax_regression": softmax_regression,
     "sigmoid_mlp": sigmoid_mlp,
@@ -318,6 +372,8 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "maxout_mlp": maxout_mlp,
     "conv_maxout_mnist": conv_maxout_mnist,
     "conv_maxout_cifar_small": conv_maxout_cifar_small,
+    "shaham_mnist_convnet": shaham_mnist_convnet,
+    "vgg_bn_drop": vgg_bn_drop,
 }
 
 

@@ -96,6 +96,13 @@ def adversarial(alpha: float = 0.5, eps: float = 0.25, p: float = math.inf) -> O
     return objective
 
 
+def robust(p: float = float("inf"), eps: float = 0.0) -> Objective:
+    """Shaham et al. 2015, Algorithm 1: the loss only at x + Delta, Delta = steepest_ascent(grad_x L, p, eps)
+    (eq. 11) found in the model's current (train) mode; the clean batch never enters the update.
+    It is the perturbation form of the gradient regularization family."""
+    return gradient_regularization(p, eps, form="perturbation")
+
+
 NOISE = {
     "gaussian": lambda x, scale: scale * torch.randn_like(x),
     "sign": lambda x, scale: scale * (2 * torch.randint_like(x, 2) - 1),
@@ -125,6 +132,7 @@ OBJECTIVES: dict[str, Callable[..., Objective]] = {
     "gradient_regularization": gradient_regularization,
     "input_noise": input_noise,
     "adversarial": adversarial,
+    "robust": robust,
 }
 
 

@@ -92,6 +92,16 @@ def _check_references(registry: dict, source: str) -> None:
         if "source" in evaluation and evaluation["source"] not in registry["models"]:
             raise ConfigError(f"{source}: evaluations -> {name} -> source names {evaluation['source']!r}, which is "
                               f"not defined; allowed: {', '.join(sorted(registry['models']))}")
+    sets = registry.get("adversarial_sets", {})
+    for name, entry in sets.items():
+        if entry["model"] not in registry["models"]:
+            raise ConfigError(f"{source}: adversarial_sets -> {name} -> model names {entry['model']!r}, which is not "
+                              f"defined; allowed: {', '.join(sorted(registry['models']))}")
+    for name, spec in registry["evaluations"].items():
+        uses_set = spec["split"] == "adversarial_set"
+        if uses_set != ("set" in spec) or (uses_set and spec["set"] not in sets):
+            raise ConfigError(f"{source}: evaluations -> {name}: split adversarial_set goes with `set`, a key of "
+                              f"adversarial_sets; allowed: {', '.join(sorted(sets)) or 'none defined'}")
 
 
 def _cap(value: int | None, limit: int | None) -> int | None:
@@ -122,7 +132,7 @@ def evaluation_spec(config: dict, registry: dict, evaluation: str, model: str) -
     spec = copy.deepcopy(registry["evaluations"][evaluation])
     if "draws" in spec:
         spec["draws"] = _cap(spec["draws"], config["limits"]["max_draws"])
-    if spec["split"] == "test":
+    if spec["split"] in ("test", "adversarial_set"):  # a set is built from the capped test split
         spec["examples"] = config["limits"]["eval_examples"]
     else:
         spec["examples"] = model_spec(config, registry, model)["train_examples"]

@@ -96,5 +96,30 @@ def figure_dataset(w):
 
 def benchmark_files():
     """The benchmarks of the papers in this run (each needs its paper's models)."""
-    names = {"lyu2015": ["line_search", "train_step"], "goodfellow2014": ["fgsm"]}
+    names = {"lyu2015": ["line_search", "train_step"], "goodfellow2014": ["fgsm"], "shaham2015": ["robust_step"]}
     return [f"results/benchmarks/{n}.json" for paper in PAPERS for n in names.get(paper, [])]
+
+
+def adversarial_set_files(paper, name):
+    """A fixed adversarial set's tensors and its JSON summary (rule adversarial_set)."""
+    stem = f"results/adversarial_sets/{paper}/{name}"
+    return {"adversarial_set": f"{stem}.pt", "adversarial_set_summary": f"{stem}.json"}
+
+
+def evaluation_set(wildcards):
+    """The fixed adversarial set an evaluation with split adversarial_set reads (Shaham et al. 2015)."""
+    spec = PAPERS[wildcards.paper]["evaluations"][wildcards.evaluation]
+    return adversarial_set_files(wildcards.paper, spec["set"]) if spec["split"] == "adversarial_set" else {}
+
+
+def adversarial_set_entry(wildcards):
+    return PAPERS[wildcards.paper]["adversarial_sets"][wildcards.set]
+
+
+def figure_records(wildcards):
+    """Training records (provenance.json, with per-epoch history) of a figure's models, for figures
+    with training_records: true (e.g. Shaham et al. 2015 Fig. 5, test accuracy per epoch)."""
+    figure = PAPERS[wildcards.paper]["figures"][wildcards.figure]
+    if not figure.get("training_records"):
+        return {}
+    return {"records": [f"results/models/{wildcards.paper}/{m}/provenance.json" for m in figure["models"]]}

@@ -14,17 +14,27 @@ rule prepare_dataset:
         "../../scripts/prepare_dataset.py"
 
 
+PREPROCESSING = {
+    # pylearn2 make_cifar10_gcn_whitened.py: GCN scale 55, ZCA filter bias 0.1, fit on the training set
+    "gcn_zca": {"kind": "gcn_zca", "scale": 55.0, "filter_bias": 0.1},
+    # Shaham et al. 2015: MNIST standardized per split, padded to 32x32; CIFAR-10 YUV + LCN (data.py)
+    "standardize_pad32": {"kind": "standardize_pad32"},
+    "yuv": {"kind": "yuv"},
+}
+
+
 rule preprocess_dataset:
     input:
         dataset_file("{dataset}"),
         code=lib("data", "io"),
     output:
-        dataset_file("{dataset}_gcn_zca"),
+        dataset_file("{dataset}_{preprocessing}"),
+    wildcard_constraints:
+        preprocessing="|".join(PREPROCESSING),
     params:
-        # pylearn2 make_cifar10_gcn_whitened.py: GCN scale 55, ZCA filter bias 0.1, fit on the training set
-        options={"kind": "gcn_zca", "scale": 55.0, "filter_bias": 0.1},
+        options=lambda w: PREPROCESSING[w.preprocessing],
     log:
-        "results/logs/preprocess_dataset/{dataset}_gcn_zca.log",
+        "results/logs/preprocess_dataset/{dataset}_{preprocessing}.log",
     conda:
         "../../environment.yml"
     script:

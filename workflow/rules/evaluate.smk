@@ -1,6 +1,7 @@
 rule evaluate:
     input:
         unpack(attack_source),
+        unpack(evaluation_set),
         weights=evaluated_weights,
         dataset=lambda w: dataset_file(model_entry(w)["dataset"]),
         code=lib("evaluate", "attacks", "objectives", "perturbations", "models", "training", "data", "io", "theory"),
@@ -20,3 +21,28 @@ rule evaluate:
         "../../environment.yml"
     script:
         "../../scripts/evaluate.py"
+
+
+rule adversarial_set:
+    input:
+        weights=lambda w: weights_file(w.paper, adversarial_set_entry(w)["model"]),
+        dataset=lambda w: dataset_file(PAPERS[w.paper]["models"][adversarial_set_entry(w)["model"]]["dataset"]),
+        code=lib("attacks", "objectives", "perturbations", "models", "data", "io"),
+    output:
+        data="results/adversarial_sets/{paper}/{set}.pt",
+        summary="results/adversarial_sets/{paper}/{set}.json",
+    wildcard_constraints:
+        set=r"[^/.]+",
+    params:
+        spec=adversarial_set_entry,
+        model_spec=lambda w: registry.model_spec(config, PAPERS[w.paper], adversarial_set_entry(w)["model"]),
+        examples=config["limits"]["eval_examples"],  # built from the test points every evaluation sees
+        scale=config["scale"],
+        device=config["device"],
+    threads: config["model_threads"]
+    log:
+        "results/logs/adversarial_set/{paper}/{set}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/adversarial_set.py"

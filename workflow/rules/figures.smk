@@ -1,6 +1,7 @@
 rule figure:
     input:
         unpack(figure_dataset),
+        unpack(figure_records),
         results=lambda w: eval_files(w.paper, PAPERS[w.paper]["figures"][w.figure]),
         code=lambda w: lib("figures", "theory", f"papers/{w.paper}"),
     output:

@@ -78,6 +78,28 @@ rule benchmark_fgsm:
         "--dataset {input.dataset} --rounds {params.rounds} --device {params.device} --out {output} 2> {log}"
 
 
+rule benchmark_robust_step:
+    # Shaham et al. 2015, section 4: an Algorithm 1 step costs two forward and backward passes, "twice as
+    # long" as standard training; the perturbation form of train_step.py is that step (target <= 2.1x).
+    input:
+        code=lib("objectives", "training", "evaluate", "models", "perturbations"),
+        command="benchmarks/train_step.py",
+    output:
+        "results/benchmarks/robust_step.json",
+    params:
+        python=sys.executable,
+        repeats=5 if config["scale"] == "smoke" else 20,
+        device=config["device"],
+    threads: config["model_threads"]
+    log:
+        "results/logs/benchmarks/robust_step.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "OMP_NUM_THREADS={threads} {params.python} {input.command} --architectures shaham_mnist_convnet "
+        "--repeats {params.repeats} --device {params.device} --out {output} 2> {log}"
+
+
 rule report:
     input:
         artifacts=[f for p in PAPERS for f in paper_artifacts(p)],

@@ -31,16 +31,19 @@ def _describe_data(result: dict) -> str:
 
 class ArtifactInputs:
     """What a builder reads: evaluation results by (model, evaluation), the registry entries of
-    the models (labels, objectives), a dataset path."""
+    the models (labels, objectives), a dataset path, and training records by model (optional)."""
 
-    def __init__(self, results: dict, models: dict, dataset: str | None = None):
-        self.results, self.models, self.dataset = results, models, dataset
+    def __init__(self, results: dict, models: dict, dataset: str | None = None, records: dict | None = None):
+        self.results, self.models, self.dataset, self.records = results, models, dataset, records or {}
         self.labels = {name: entry["label"] for name, entry in models.items()}
 
     @classmethod
-    def load(cls, paths: list[str], models: dict, dataset: str | None = None) -> "ArtifactInputs":
-        """Read evaluation result files, keyed by the (model, evaluation) each names."""
-        return cls({(r["model"], r["evaluation"]): r for r in map(read_json, paths)}, models, dataset)
+    def load(cls, paths: list[str], models: dict, dataset: str | None = None,
+             records: list[str] | None = None) -> "ArtifactInputs":
+        """Read evaluation result files, keyed by the (model, evaluation) each names, and the models'
+        provenance files (their training records, keyed by model)."""
+        trained = {r["model"]: r["training"] for r in map(read_json, records or [])}
+        return cls({(r["model"], r["evaluation"]): r for r in map(read_json, paths)}, models, dataset, trained)
 
     def result(self, model: str, evaluation: str) -> dict:
         return self.results[(model, evaluation)]

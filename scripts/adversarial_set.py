@@ -1,0 +1,28 @@
+"""Build one fixed adversarial set (Shaham et al. 2015, A_mnist / A_cifar10) from a trained baseline on
+the test split; write its tensors and a JSON summary with its size per step and provenance."""
+
+import time
+
+from advrepro import attacks, data, io, models, provenance, runtime
+
+sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+spec, model_spec = sm.params.spec, sm.params.model_spec
+with runtime.log_to(sm.log[0]):
+    started = time.time()
+    device = runtime.select_device(sm.params.device)
+    runtime.set_threads(sm.threads)
+    images, labels, dataset_meta = data.load_split(sm.input.dataset, "test", limit=sm.params.examples, device=device)
+    model = models.build(model_spec["architecture"], model_spec["dataset"], **model_spec["options"]).to(device)
+    model.load_state_dict(io.load_tensors(sm.input.weights, device))
+    model.eval()
+    built = attacks.adversarial_set(model, images, labels, spec["steps"], clip=spec.get("clip"))
+    io.save_tensors(sm.output.data, {k: v.cpu() if hasattr(v, "cpu") else v for k, v in built.items()})
+    sizes = [int((built["step"] == i).sum()) for i in range(len(spec["steps"]))]
+    io.write_json(sm.output.summary, {
+        "paper": sm.wildcards.paper, "set": sm.wildcards.set, "spec": spec, "dataset": dataset_meta,
+        "source_examples": len(labels), "size": len(built["labels"]),
+        "size_per_step": [{**step, "size": n} for step, n in zip(spec["steps"], sizes)],
+        "provenance": provenance.record(spec, scale=sm.params.scale, seed=0, device=device, started=started),
+    })
+    print(f"{sm.wildcards.set}: {len(built['labels'])} adversarial examples from {len(labels)} test points "
+          f"(sizes per step: {sizes})")

@@ -1,0 +1,100 @@
+"""Shaham, Yamada & Negahban 2015: Tables 1-2 and Figures 1-6 from evaluation results and training records."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Circle
+
+from advrepro import figures
+from advrepro.papers import ArtifactInputs
+
+_NORMS = {1.0: "l1", 2.0: "l2", math.inf: "l∞"}
+
+
+def _norm(p: float) -> str:
+    return _NORMS.get(float(p), f"l{p:g}")
+
+
+def accuracy_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Tables 1-2: accuracy (%) per model on the test set and on the fixed adversarial set (options.columns:
+    name -> evaluation), plus the set's size (options.size_column) on the row of the model it was built from."""
+    options = artifact["options"]
+    rows = [(model, inputs.labels[model], column, 100 * (1 - inputs.result(model, evaluation)["error"]), np.nan)
+            for model in artifact["models"] for column, evaluation in options["columns"].items()]
+    set_evaluation = options["columns"][options["set_column"]]
+    for model in artifact["models"]:
+        summary = inputs.result(model, set_evaluation)["adversarial_set"]
+        if summary["spec"]["model"] == model:
+            steps = ", ".join(f"{_norm(s['p'])} ε={s['eps']:g}: {s['size']}" for s in summary["size_per_step"])
+            rows.append((model, inputs.labels[model], options["size_column"], float(summary["size"]), np.nan))
+            rows = [(m, f"{label} [set built from it: {steps}; from {summary['source_examples']} test points]"
+                     if m == model else label, *rest) for m, label, *rest in rows]
+    return pd.DataFrame(rows, columns=["row", "row_label", "column", "ours", "ours_sem"])
+
+
+def _display(images: np.ndarray) -> list[np.ndarray]:
+    """Images (N, C, H, W) as HxW grey (one channel) or HxWx3 per-image min-max scaled (three channels)."""
+    if images.shape[1] == 1:
+        return list(images[:, 0])
+    flat = images.reshape(len(images), -1)
+    low, high = flat.min(1)[:, None, None, None], flat.max(1)[:, None, None, None]
+    return list(((images - low) / np.where(high > low, high - low, 1)).transpose(0, 2, 3, 1))
+
+
+def adversarial_samples_figure(artifact: dict, inputs: ArtifactInputs):
+    """Figs. 1, 2 and 4: originals (top) over their adversarial examples (bottom) from the fixed set, with the
+    model's predictions; options.circle marks the most changed pixel (the single pixel of an l1 step)."""
+    (model,), (evaluation,) = artifact["models"], artifact["evaluations"]
+    result = inputs.result(model, evaluation)
+    if not result["labels"]:
+        fig, ax = figures.new(5, 1)
+        ax.set_axis_off()
+        ax.text(0, 0.5, "the adversarial set holds no such example at this scale", fontsize=9)
+        return fig
+    originals, images = np.asarray(result["originals"]), np.asarray(result["images"])
+    grey = images.shape[1] == 1
+    low, high = (min(originals.min(), images.min()), max(originals.max(), images.max())) if grey else (0, 1)
+    steps = " ".join(f"{_norm(s['p'])}" for s in result["steps"])
+    fig = figures.image_grid(
+        [_display(originals), _display(images)],
+        [f"test images (labels {' '.join(map(str, result['labels']))}; predicted "
+         f"{' '.join(map(str, result['original_predictions']))})",
+         f"adversarial ({steps}); predicted {' '.join(map(str, result['predictions']))}"],
+        vmin=low, vmax=high)
+    if artifact.get("options", {}).get("circle"):
+        for ax, (_, h, w) in zip(fig.axes[len(images):], result["changed"]):
+            ax.add_patch(Circle((w, h), 2.5, fill=False, color="red", linewidth=1.2))
+    return fig
+
+
+def fgsm_sweep_figure(artifact: dict, inputs: ArtifactInputs):
+    """Figs. 3 and 6: accuracy (%) against the FGSM eps, each net attacked with its own gradients."""
+    (evaluation,) = artifact["evaluations"]
+    fig, ax = figures.new()
+    for model in artifact["models"]:
+        sweep = inputs.result(model, evaluation)["fgsm"]
+        ax.plot([r["eps"] for r in sweep], [100 * (1 - r["error"]) for r in sweep], marker="o", label=inputs.labels[model])
+    ax.set_xlabel("ε of the fast gradient sign method (normalized input units)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(frameon=False)
+    return fig
+
+
+def accuracy_per_epoch_figure(artifact: dict, inputs: ArtifactInputs):
+    """Fig. 5: test accuracy (%) after every training epoch, logged during training (monitor_test)."""
+    fig, ax = figures.new()
+    for model in artifact["models"]:
+        history = inputs.records[model]["history"]
+        ax.plot([h["epoch"] for h in history], [100 * (1 - h["monitor_error"]) for h in history], marker=".",
+                label=inputs.labels[model])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(frameon=False)
+    return fig
+
+
+BUILDERS = {f.__name__: f for f in (accuracy_table, adversarial_samples_figure, fgsm_sweep_figure,
+                                    accuracy_per_epoch_figure)}
