@@ -83,3 +83,16 @@ DATASET_VARIANTS = yaml.safe_load(open(f"{workflow.basedir}/config/datasets.yaml
 def figure_dataset(w):
     figure = PAPERS[w.paper]["figures"][w.figure]
     return {"dataset": dataset_file(figure["dataset"])} if "dataset" in figure else {}
+
+
+def svm_pairs(paper, pairs=None):
+    """Digit pairs "AvB" of a paper's SVM paths: `pairs` as an artifact names them, or the registry's."""
+    pairs = PAPERS[paper]["svm"]["pairs"] if pairs in (None, "all") else pairs
+    return [f"{a}v{b}" for a in range(10) for b in range(a + 1, 10)] if pairs == "all" else pairs
+
+
+def svm_files(paper, artifact):
+    """The lambda-path results an artifact reads (tanay2016's `pairs`)."""
+    if "pairs" not in artifact:
+        return []
+    return [f"results/svm/{paper}/{pair}.json" for pair in svm_pairs(paper, artifact["pairs"])]
