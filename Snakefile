@@ -3,6 +3,7 @@
 #   snakemake --configfile config/scales/quick.yaml      quick scale on a laptop CPU
 #   snakemake lyu2015_table8      one table alone
 import shutil
+import json
 import sys
 
 import yaml

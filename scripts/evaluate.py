@@ -18,7 +18,9 @@ with runtime.log_to(sm.log[0]):
     model = models.build(model_spec["architecture"], model_spec["dataset"], **model_spec["options"]).to(device)
     model.load_state_dict(io.load_tensors(sm.input.weights, device))
     model.eval()
-    result = evaluate.run(spec["kind"], model, images, labels, spec, seed=spec["seed"])
+    centered = dataset_meta.get("preprocessing", {}).get("kind") == "pixel_mean_255"
+    result = evaluate.run(spec["kind"], model, images, labels, spec, seed=spec["seed"],
+                          pixel_mean=data.pixel_mean(sm.input.dataset, device) if centered else None)
     io.write_json(sm.output[0], {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "evaluation": sm.wildcards.evaluation,
         "spec": spec, "dataset": dataset_meta, "n": len(labels), **result,

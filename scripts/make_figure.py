@@ -5,6 +5,7 @@ from advrepro import figures, io, papers
 sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
 artifact, paper = sm.params.artifact, sm.wildcards.paper
 inputs = papers.ArtifactInputs.load(sm.input.results, sm.params.models, dataset=sm.input.get("dataset"))
+inputs.records = {r["model"]: r for r in map(io.read_json, sm.input.get("records", []))}
 fig = papers.builder(paper, artifact["builder"])(artifact, inputs)
 figures.save(fig, pdf=sm.output.pdf, png=sm.output.png, caption=f"{artifact['title']} [scale: {sm.params.scale}]")
 io.write_json(sm.output.json, inputs.metadata(paper, sm.wildcards.figure, "figure", artifact, sm.params.scale))

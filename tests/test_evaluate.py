@@ -130,3 +130,11 @@ def test_running_out_of_memory_halves_the_batch_and_gives_the_same_result(capsys
     torch.testing.assert_close(evaluate.map_batches(fn, x, batch_size=256), x * 2)
     assert sizes[:4] == [256, 128, 64, 64] and max(sizes[2:]) <= 64
     assert "out of memory: evaluating in batches of 64" in capsys.readouterr().err
+
+
+def test_temperature_sets_the_median_top_probability():
+    from advrepro.evaluate import temperature_for_median_confidence
+
+    logits = torch.randn(501, 10, generator=torch.Generator().manual_seed(0)) * 7
+    t = temperature_for_median_confidence(logits, 0.95)
+    assert (logits / t).softmax(1).max(1).values.median().item() == pytest.approx(0.95, abs=1e-5)

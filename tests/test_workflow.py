@@ -19,6 +19,19 @@ LYU2015 = yaml.safe_load((REPO / "config/papers/lyu2015.yaml").read_text())
 PAPER_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 1, "train_first_stage": 13, "train": 28, "evaluate": 43,
               "table": len(LYU2015["tables"]), "figure": len(LYU2015["figures"]), "notebook": 1,
               "benchmark_line_search": 1, "benchmark_train_step": 1, "report": 1}
+TANAY2016 = yaml.safe_load((REPO / "config/papers/tanay2016.yaml").read_text())
+# jobs tanay2016 adds (mnist and the report are shared): 45 SVM paths, the centered MNIST, LeNet low/high
+TANAY2016_JOBS = {"svm_path": 45, "center_dataset": 1, "train": 2, "evaluate": 6, "table": len(TANAY2016["tables"]),
+                  "figure": len(TANAY2016["figures"]), "notebook": 1, "benchmark_svm_path": 1}
+
+
+def _all_jobs(*papers: dict) -> dict:
+    """Expected job counts of several papers' workflows together."""
+    total = {}
+    for jobs in papers:
+        for rule, count in jobs.items():
+            total[rule] = total.get(rule, 0) + count
+    return total
 
 
 def _copy_checkout(target: Path) -> Path:
@@ -56,7 +69,8 @@ def checkout(tmp_path):
 
 def test_paper_scale_dry_run_lists_every_job(checkout):
     counts = job_counts(snakemake(checkout, "-n"))
-    assert {rule: counts.get(rule) for rule in PAPER_JOBS} == PAPER_JOBS
+    expected = _all_jobs(PAPER_JOBS, TANAY2016_JOBS)
+    assert {rule: counts.get(rule) for rule in expected} == expected
 
 
 def test_lint_reports_nothing(checkout):
@@ -113,3 +127,16 @@ def test_changing_table7_noise_levels_reruns_only_what_depends_on_them(smoke_run
     assert counts == expected
     output = snakemake(workdir, "-n", "--configfile", *configfiles, *smoke[2:]).stdout
     assert "results/evals/lyu2015/softmax_wd1/noise.json" in output and "noise_small.json" not in output
+
+
+def test_tanay2016_smoke_run_produces_every_artifact(smoke_run):
+    workdir, _ = smoke_run
+    html = (workdir / "results/report/index.html").read_text()
+    for artifact in [*TANAY2016["tables"], *TANAY2016["figures"]]:
+        assert f'id="tanay2016-{artifact}"' in html
+    assert "1.42" in html and "[L2W]" in html  # the authors' 3v7 best test error, with its source
+    identity = (workdir / "results/tables/tanay2016/identity_check.csv").read_text().splitlines()[1:]
+    assert identity and all(float(line.split(",")[3]) < 1e-6 for line in identity)
+    benchmark = json.loads((workdir / "results/benchmarks/svm_path.json").read_text())
+    assert benchmark["rows"][0]["ratio"] > 0 and benchmark["lambdas"] == 9
+    assert (workdir / "results/report/notebooks/tanay2016.html").exists()

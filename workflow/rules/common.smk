@@ -96,3 +96,9 @@ def svm_files(paper, artifact):
     if "pairs" not in artifact:
         return []
     return [f"results/svm/{paper}/{pair}.json" for pair in svm_pairs(paper, artifact["pairs"])]
+
+
+def record_files(paper, artifact):
+    """Training records (provenance.json with the per-epoch history) of an artifact's models, if it reads them."""
+    return [weights_file(paper, m).replace("model.pt", "provenance.json") for m in artifact.get("models", [])] \
+        if artifact.get("records") else []

@@ -29,3 +29,19 @@ rule preprocess_dataset:
         "../../environment.yml"
     script:
         "../../scripts/preprocess_dataset.py"
+
+
+rule center_dataset:
+    input:
+        dataset_file("{dataset}"),
+        code=lib("data", "io"),
+    output:
+        dataset_file("{dataset}_centered"),
+    params:
+        options={"kind": "pixel_mean_255"},  # MatConvNet cnn_mnist: 0-255 minus the training pixel mean
+    log:
+        "results/logs/preprocess_dataset/{dataset}_centered.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/preprocess_dataset.py"

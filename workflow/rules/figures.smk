@@ -3,6 +3,7 @@ rule figure:
         unpack(figure_dataset),
         results=lambda w: eval_files(w.paper, PAPERS[w.paper]["figures"][w.figure])
         + svm_files(w.paper, PAPERS[w.paper]["figures"][w.figure]),
+        records=lambda w: record_files(w.paper, PAPERS[w.paper]["figures"][w.figure]),
         code=lambda w: lib("figures", "theory", f"papers/{w.paper}"),
     output:
         pdf="results/figures/{paper}/{figure}.pdf",

@@ -60,7 +60,8 @@ rule report:
     input:
         artifacts=[f for p in PAPERS for f in paper_artifacts(p)],
         notebooks=expand("results/report/notebooks/{paper}.html", paper=PAPERS),
-        benchmarks=expand("results/benchmarks/{name}.json", name=["line_search", "train_step"]) if "lyu2015" in PAPERS else [],
+        benchmarks=(expand("results/benchmarks/{name}.json", name=["line_search", "train_step"]) if "lyu2015" in PAPERS else [])
+        + (["results/benchmarks/svm_path.json"] if "tanay2016" in PAPERS else []),
         templates=["report/index.html.j2", "report/report.tex.j2", "report/style.css"],
         code=lib("report"),
     output:

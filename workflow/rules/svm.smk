@@ -25,3 +25,24 @@ rule svm_path:
         "../../environment.yml"
     script:
         "../../scripts/svm_path.py"
+
+
+rule benchmark_svm_path:
+    input:
+        dataset=dataset_file("mnist"),
+        code=lib("svm", "data", "io"),
+        command="benchmarks/svm_path.py",
+    output:
+        "results/benchmarks/svm_path.json",
+    params:
+        python=sys.executable,
+        spec=lambda w: json.dumps(PAPERS["tanay2016"]["svm"]),
+        device=config["device"],
+    threads: config["model_threads"]
+    log:
+        "results/logs/benchmarks/svm_path.log",
+    conda:
+        "../../environment.yml"
+    shell:
+        "OMP_NUM_THREADS={threads} {params.python} {input.command} --dataset {input.dataset} --spec '{params.spec}' "
+        "--device {params.device} --out {output} 2> {log}"

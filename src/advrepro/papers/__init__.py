@@ -36,6 +36,7 @@ class ArtifactInputs:
     def __init__(self, results: dict, models: dict, dataset: str | None = None):
         self.results, self.models, self.dataset = results, models, dataset
         self.labels = {name: entry["label"] for name, entry in models.items()}
+        self.records = {}  # model -> training record (provenance.json), for artifacts with `records: true`
 
     @classmethod
     def load(cls, paths: list[str], models: dict, dataset: str | None = None) -> "ArtifactInputs":

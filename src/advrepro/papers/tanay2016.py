@@ -209,6 +209,67 @@ def mirror_figure(artifact: dict, inputs: ArtifactInputs):
     return figures.image_grid(rows, titles, vmin=None, vmax=None)  # mirrors leave [0, 1]
 
 
+def lenet_error_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Final test error (%) of LeNet low and high."""
+    (evaluation,) = artifact["evaluations"]
+    return _long([(m, inputs.labels[m], "test error", 100 * inputs.result(m, evaluation)["error"], np.nan)
+                  for m in artifact["models"]])
+
+
+def cyclic_norms_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Per network: the L2 norm of each cyclic perturbation d -> d+1 and their mean (steps in the notebook)."""
+    (evaluation,) = artifact["evaluations"]
+    rows = []
+    for m in artifact["models"]:
+        r = inputs.result(m, evaluation)
+        cells = [(f"{d}→{t}" + ("" if ok else " (not reached)"), norm)
+                 for d, t, norm, ok in zip(r["labels"], r["targets"], r["l2_norms"], r["reached"])]
+        rows += [(m, inputs.labels[m], column, norm, np.nan) for column, norm in cells]
+        rows.append((m, inputs.labels[m], "mean", float(np.mean(r["l2_norms"])), np.nan))
+    return _long(rows)
+
+
+def lenet_curves_figure(artifact: dict, inputs: ArtifactInputs):
+    """Train error (training pass) and test error after every epoch, per network."""
+    fig, ax = figures.new(5.5, 3.4)
+    for k, m in enumerate(artifact["models"]):
+        history = inputs.records[m]["training"]["history"]
+        epochs = [h["epoch"] for h in history]
+        ax.plot(epochs, [100 * h["train_error"] for h in history], color=f"C{k}", ls="--", label=f"{inputs.labels[m]}: train")
+        ax.plot(epochs, [100 * h["monitor_error"] for h in history], color=f"C{k}", label=f"{inputs.labels[m]}: test")
+    ax.set(xlabel="epoch", ylabel="error (%)", yscale="log")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def lenet_weights_figure(artifact: dict, inputs: ArtifactInputs):
+    """Per network and layer: the RMS of the weights (titles) and random filters (first input channel)."""
+    (evaluation,) = artifact["evaluations"]
+    rows, titles = [], []
+    for m in artifact["models"]:
+        for layer in inputs.result(m, evaluation)["layers"]:
+            filters = [np.atleast_2d(np.asarray(f)) for f in layer["filters"]]
+            rows.append(filters)
+            titles.append(f"{inputs.labels[m]} — {layer['name']} {tuple(layer['shape'])}: RMS {layer['rms']:.4f}")
+    return figures.image_grid(rows, titles, cmap="gray", vmin=None, vmax=None)
+
+
+def lenet_adversarial_figure(artifact: dict, inputs: ArtifactInputs):
+    """Per network: the 10 originals, their adversarials d -> d+1 and the perturbations (own grey scale),
+    with the L2 norms (0-255 pixels) in the titles."""
+    (evaluation,) = artifact["evaluations"]
+    rows, titles = [], []
+    for m in artifact["models"]:
+        r = inputs.result(m, evaluation)
+        originals, adversarials = np.asarray(r["originals"])[:, 0], np.asarray(r["adversarials"])[:, 0]
+        norms = ", ".join(f"{n:.0f}" for n in r["l2_norms"])
+        rows += [list(originals / 255), list(adversarials / 255), list((adversarials - originals) / 255)]
+        titles += [f"{inputs.labels[m]}: originals (t = {r['temperature']:.3g})", "adversarials (targets d+1)",
+                   f"perturbations, L2 norms: {norms}"]
+    return figures.image_grid(rows, titles, vmin=None, vmax=None)
+
+
 BUILDERS = {f.__name__: f for f in (svm_summary_table, svm_all_pairs_table, identity_table, toy_figure,
                                     loss_scaling_figure, svm_curves_figure, svm_histograms_figure,
-                                    tilting_plane_figure, mirror_figure)}
+                                    tilting_plane_figure, mirror_figure, lenet_error_table, cyclic_norms_table,
+                                    lenet_curves_figure, lenet_weights_figure, lenet_adversarial_figure)}
