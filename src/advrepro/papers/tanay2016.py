@@ -71,13 +71,14 @@ def identity_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
 
 
 def toy_figure(artifact: dict, inputs: ArtifactInputs):
-    """The 2-D toy problem: class I at a < 0, class J at a > 0, spread along b; boundaries L_theta through
-    the origin, an image x with its projected and mirror images, and ||x - x_m|| against theta."""
+    """The 2-D toy problem: class I at a < 0, class J at a > 0, both on the a axis, so every line L_theta
+    through the origin separates them; an image x with its projected and mirror images on each, and
+    ||x - x_m|| against theta (-> 0 as theta -> 90 degrees)."""
     gen = torch.Generator().manual_seed(0)
-    spread = torch.rand(20, generator=gen, dtype=torch.float64) * 2 - 1
-    class_i = torch.stack([-1 + 0.05 * torch.randn(20, generator=gen, dtype=torch.float64), spread], 1)
-    class_j = torch.stack([1 + 0.05 * torch.randn(20, generator=gen, dtype=torch.float64), -spread], 1)
-    x = torch.tensor([[-1.0, 0.6]], dtype=torch.float64)
+    spread = torch.rand(20, generator=gen, dtype=torch.float64) - 1.5
+    class_i = torch.stack([spread, 0.03 * torch.randn(20, generator=gen, dtype=torch.float64)], 1)
+    class_j = -class_i
+    x = torch.tensor([[-1.0, 0.0]], dtype=torch.float64)
     zero = torch.tensor(0.0, dtype=torch.float64)
     fig, (left, right) = figures.new(9, 3.6, ncols=2)
     left.scatter(*class_i.T, s=8, color="C0", label="class I")
@@ -85,7 +86,7 @@ def toy_figure(artifact: dict, inputs: ArtifactInputs):
     for k, degrees in enumerate(artifact["options"]["angles_deg"]):
         theta = math.radians(degrees)
         w = torch.tensor([math.cos(theta), math.sin(theta)], dtype=torch.float64)
-        line = torch.tensor([-w[1], w[0]]) * torch.linspace(-2, 2, 2, dtype=torch.float64)[:, None]
+        line = torch.stack([-w[1], w[0]]) * torch.linspace(-2, 2, 2, dtype=torch.float64)[:, None]
         left.plot(*line.T, color=f"C{k + 4}", lw=1, label=f"L_θ, θ={degrees}°")
         x_p, x_m = theory.projected_image(w, zero, x), theory.mirror_image(w, zero, x)
         left.plot([x[0, 0], x_m[0, 0]], [x[0, 1], x_m[0, 1]], color=f"C{k + 4}", ls=":", lw=0.8)
