@@ -36,10 +36,10 @@ def _ends(path: dict) -> tuple[int, int, int]:
 def _summary(path: dict) -> dict:
     low, high, best = _ends(path)
     return {"best alpha": path["alpha"][best], "best test error": 100 * path["test_error"][best],
-            "train error λ=0.1": 100 * path["train_error"][low], "test error λ=0.1": 100 * path["test_error"][low],
-            "d_adv λ=0.1": path["d_adv"][low], "θ λ=0.1": path["theta"][low],
-            "train error λ=1e7": 100 * path["train_error"][high], "test error λ=1e7": 100 * path["test_error"][high],
-            "d_adv λ=1e7": path["d_adv"][high]}
+            "train error lambda=0.1": 100 * path["train_error"][low], "test error lambda=0.1": 100 * path["test_error"][low],
+            "dadv lambda=0.1": path["d_adv"][low], "theta lambda=0.1": path["theta"][low],
+            "train error lambda=1e7": 100 * path["train_error"][high], "test error lambda=1e7": 100 * path["test_error"][high],
+            "dadv lambda=1e7": path["d_adv"][high]}
 
 
 def svm_summary_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
@@ -53,8 +53,8 @@ def svm_all_pairs_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     rows = pd.DataFrame([_summary(p) for p in _paths(inputs).values()])
     values = {"median best alpha": rows["best alpha"].median(), "min best alpha": rows["best alpha"].min(),
               "max best alpha": rows["best alpha"].max(), "mean best test error": rows["best test error"].mean(),
-              "mean test error λ=0.1": rows["test error λ=0.1"].mean(), "mean d_adv λ=0.1": rows["d_adv λ=0.1"].mean(),
-              "mean d_adv λ=1e7": rows["d_adv λ=1e7"].mean()}
+              "mean test error lambda=0.1": rows["test error lambda=0.1"].mean(), "mean dadv lambda=0.1": rows["dadv lambda=0.1"].mean(),
+              "mean dadv lambda=1e7": rows["dadv lambda=1e7"].mean()}
     label = f"all {len(rows)} pairs read"
     return _long([("all", label, column, value, np.nan) for column, value in values.items()])
 
@@ -223,7 +223,7 @@ def cyclic_norms_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     rows = []
     for m in artifact["models"]:
         r = inputs.result(m, evaluation)
-        cells = [(f"{d}→{t}" + ("" if ok else " (not reached)"), norm)
+        cells = [(f"{d} to {t}" + ("" if ok else " (not reached)"), norm)
                  for d, t, norm, ok in zip(r["labels"], r["targets"], r["l2_norms"], r["reached"])]
         rows += [(m, inputs.labels[m], column, norm, np.nan) for column, norm in cells]
         rows.append((m, inputs.labels[m], "mean", float(np.mean(r["l2_norms"])), np.nan))
