@@ -148,7 +148,8 @@ def _model(path: dict, index: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _grid(artifact: dict, inputs: ArtifactInputs, draw) -> object:
     paths, alphas = _paths(inputs), artifact["options"]["alphas"]
-    fig, axes = figures.new(2.2 * len(alphas), 1.9 * len(paths), nrows=len(paths), ncols=len(alphas), squeeze=False)
+    fig, axes = figures.new(2.2 * len(alphas), 2.3 * len(paths), nrows=len(paths), ncols=len(alphas), squeeze=False,
+                            layout="constrained")
     for row, (pair, path) in zip(axes, paths.items()):
         x, y = _pair_images(inputs, path, pair)
         for ax, alpha in zip(row, alphas):
