@@ -69,7 +69,7 @@ def test_adversarial_distance_equals_half_centroid_gap_times_cos_theta(data, tra
     identity = 0.5 * (j - i).norm() * torch.cos(theory.tilting_angle(trained["w"], i, j))
     torch.testing.assert_close(d_adv, identity, rtol=1e-6, atol=0)
     # and it moves with lambda, so the test cannot pass on a constant
-    assert d_adv.max() - d_adv.min() > 0.1 * d_adv.abs().max()
+    assert d_adv.max() - d_adv.min() > 0.05 * d_adv.abs().max()
 
 
 def test_mirror_images_are_as_far_from_the_boundary_on_the_other_side(data, trained):
