@@ -3,6 +3,7 @@
 #   snakemake --configfile config/scales/quick.yaml      quick scale on a laptop CPU
 #   snakemake lyu2015_table8      one table alone
 import shutil
+import json
 import sys
 
 import yaml
@@ -32,6 +33,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/svm.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"

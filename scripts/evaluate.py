@@ -27,6 +27,7 @@ with runtime.log_to(sm.log[0]):
     model = models.build(model_spec["architecture"], model_spec["dataset"], **model_spec["options"]).to(device)
     model.load_state_dict(io.load_tensors(sm.input.weights, device))
     model.eval()
+    centered = dataset_meta.get("preprocessing", {}).get("kind") == "pixel_mean_255"  # attacks clip to 0-255 pixels
     source = None
     if "source" in sm.input.keys():  # an attack crafted on another model's weights (transfer)
         source_spec = spec["source_spec"]
@@ -34,7 +35,7 @@ with runtime.log_to(sm.log[0]):
         source.load_state_dict(io.load_tensors(sm.input.source, device))
         source.eval()
     result = evaluate.run(spec["kind"], model, images, labels, spec, seed=spec["seed"], source=source,
-                          adversarial_set=adversarial_set)
+                          adversarial_set=adversarial_set, pixel_mean=data.pixel_mean(sm.input.dataset, device) if centered else None)
     io.write_json(sm.output[0], {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "evaluation": sm.wildcards.evaluation,
         "spec": spec, "dataset": dataset_meta, "n": len(labels), **set_summary, **result,

@@ -98,3 +98,37 @@ def test_adversarial_set_holds_only_correct_points_whose_step_is_misclassified()
             expected = ((clean == y) & (model(adversarial).argmax(1) != y)).nonzero().flatten()
         assert torch.equal(built["index"][built["step"] == number], expected)
         torch.testing.assert_close(built["images"][built["step"] == number], adversarial[expected])
+
+
+def _linear_net(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 10))
+
+
+def test_targeted_ascent_stops_exactly_when_the_target_probability_reaches_the_level():
+    model = _linear_net()
+    x = torch.rand(10, 1, 4, 4, generator=torch.Generator().manual_seed(0)) * 5  # dim images: no class is sure yet
+    target = (torch.arange(10) + 1) % 10
+    level, kwargs = 0.95, {"step": 1.0, "low": 0.0, "high": 255.0, "temperature": 1.0}
+    result = attacks.targeted_ascent(model, x, target, level=level, max_steps=5000, **kwargs)
+    steps = result["steps"]
+    assert result["reached"].all() and (result["probability"] >= level).all() and (steps > 0).all()
+    assert len(set(steps.tolist())) > 1  # examples freeze at different steps
+    # one step fewer, each example is still below the level: it stopped at the first iterate reaching it
+    for k in range(len(x)):
+        before = attacks.targeted_ascent(model, x[k:k + 1], target[k:k + 1], level=level,
+                                         max_steps=int(steps[k]) - 1, **kwargs)
+        assert before["probability"][0] < level and not before["reached"][0]
+        torch.testing.assert_close(attacks.targeted_ascent(model, x[k:k + 1], target[k:k + 1], level=level,
+                                                           max_steps=int(steps[k]), **kwargs)["adversarial"],
+                                   result["adversarial"][k:k + 1])
+    assert result["adversarial"].min() >= 0 and result["adversarial"].max() <= 255
+
+
+def test_targeted_ascent_reports_the_safety_stop_and_leaves_the_model_as_found():
+    model = _linear_net().train()
+    x = torch.rand(3, 1, 4, 4) * 255
+    result = attacks.targeted_ascent(model, x, torch.tensor([1, 2, 3]), level=0.999999, step=1e-3, low=0.0,
+                                     high=255.0, max_steps=3)
+    assert (result["steps"] == 3).all() and not result["reached"].any()
+    assert model.training and all(p.grad is None for p in model.parameters())

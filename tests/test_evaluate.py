@@ -195,3 +195,11 @@ def test_adversarial_samples_come_from_the_set_with_the_changed_pixel():
     assert result["original_predictions"] == result["labels"]
     with pytest.raises(ValueError, match="adversarial_set"):
         evaluate.run("adversarial_samples", model, x, y, {"n": 5}, seed=0)
+
+
+def test_temperature_sets_the_median_top_probability():
+    from advrepro.evaluate import temperature_for_median_confidence
+
+    logits = torch.randn(501, 10, generator=torch.Generator().manual_seed(0)) * 7
+    t = temperature_for_median_confidence(logits, 0.95)
+    assert (logits / t).softmax(1).max(1).values.median().item() == pytest.approx(0.95, abs=1e-5)

@@ -29,8 +29,14 @@ SHAHAM2015 = yaml.safe_load((REPO / "config/papers/shaham2015.yaml").read_text()
 SHAHAM2015_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 2, "train": 7, "adversarial_set": 2, "evaluate": 24,
                    "table": len(SHAHAM2015["tables"]), "figure": len(SHAHAM2015["figures"]), "notebook": 1,
                    "benchmark_robust_step": 1, "report": 1}
-REGISTRIES = {"lyu2015": LYU2015, "goodfellow2014": GOODFELLOW2014, "shaham2015": SHAHAM2015}
-PAPER_SCALE_JOBS = {"lyu2015": PAPER_JOBS, "goodfellow2014": GOODFELLOW2014_JOBS, "shaham2015": SHAHAM2015_JOBS}
+TANAY2016 = yaml.safe_load((REPO / "config/papers/tanay2016.yaml").read_text())
+# 45 SVM paths (one job per pair), the centered MNIST, LeNet low/high
+TANAY2016_JOBS = {"prepare_dataset": 1, "preprocess_dataset": 1, "svm_path": 45, "train": 2, "evaluate": 6,
+                  "table": len(TANAY2016["tables"]), "figure": len(TANAY2016["figures"]), "notebook": 1,
+                  "benchmark_svm_path": 1, "report": 1}
+REGISTRIES = {"lyu2015": LYU2015, "goodfellow2014": GOODFELLOW2014, "shaham2015": SHAHAM2015, "tanay2016": TANAY2016}
+PAPER_SCALE_JOBS = {"lyu2015": PAPER_JOBS, "goodfellow2014": GOODFELLOW2014_JOBS, "shaham2015": SHAHAM2015_JOBS,
+                    "tanay2016": TANAY2016_JOBS}
 
 
 def _copy_checkout(target: Path) -> Path:
@@ -179,3 +185,16 @@ def test_smoke_run_has_every_shaham2015_artifact_beside_the_papers_numbers(smoke
 def test_a_finished_shaham2015_figure_has_nothing_to_do(smoke_run):
     workdir, smoke = smoke_run
     assert job_counts(snakemake(workdir, "-n", "shaham2015_fig1", *smoke)) == {}
+
+
+def test_tanay2016_smoke_run_produces_every_artifact(smoke_run):
+    workdir, _ = smoke_run
+    html = (workdir / "results/report/index.html").read_text()
+    for artifact in [*TANAY2016["tables"], *TANAY2016["figures"]]:
+        assert f'id="tanay2016-{artifact}"' in html
+    assert "1.42" in html and "[L2W]" in html  # the authors' 3v7 best test error, with its source
+    identity = (workdir / "results/tables/tanay2016/identity_check.csv").read_text().splitlines()[1:]
+    assert identity and all(float(line.split(",")[3]) < 1e-6 for line in identity)
+    benchmark = json.loads((workdir / "results/benchmarks/svm_path.json").read_text())
+    assert benchmark["rows"][0]["ratio"] > 0 and benchmark["lambdas"] == 9
+    assert (workdir / "results/report/notebooks/tanay2016.html").exists()

@@ -57,3 +57,31 @@ def adversarial_set(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: l
                                    ("step", torch.full_like(yb, number))):
                     kept[key].append(value[keep])
     return {**{k: torch.cat(v) for k, v in kept.items()}, "steps": [dict(s) for s in steps]}
+
+
+def target_probability(model: nn.Module, x: torch.Tensor, target: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """p_l(x) = softmax(logits / t)_l, per example."""
+    return (model(x) / temperature).softmax(1).gather(1, target[:, None])[:, 0]
+
+
+def targeted_ascent(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, level: float, step: float,
+                    low, high, temperature: float = 1.0, max_steps: int = 10_000) -> dict:
+    """x' <- clip[low, high](x' + step * grad p_l / ||grad p_l||_2) until p_l(x') >= level (Tanay & Griffin
+    2016, LeNet section), batched: each example freezes exactly at the first iterate that reaches the
+    level; `max_steps` is a safety stop (reported in `reached`). Runs in eval mode."""
+    adversarial, steps = x.clone(), torch.zeros(len(x), dtype=torch.long, device=x.device)
+    with eval_mode(model):
+        for _ in range(max_steps):
+            with torch.enable_grad():
+                point = adversarial.detach().requires_grad_(True)
+                probability = target_probability(model, point, target, temperature)
+                (grad,) = torch.autograd.grad(probability.sum(), point)
+            active = probability.detach() < level
+            if not active.any():
+                break
+            moved = (adversarial + steepest_ascent(grad, 2, step)).clamp(low, high)
+            adversarial = torch.where(active.view(-1, *[1] * (x.dim() - 1)), moved, adversarial)
+            steps += active
+        probability = target_probability(model, adversarial, target, temperature).detach()
+    return {"adversarial": adversarial.detach(), "steps": steps, "probability": probability,
+            "reached": probability >= level}

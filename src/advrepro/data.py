@@ -16,7 +16,7 @@ import torch
 from advrepro.io import load_tensors, save_tensors
 
 SUPPORTED = ("mnist", "cifar10")
-PREPROCESSING_KINDS = ("gcn_zca", "standardize_pad32", "yuv")
+PREPROCESSING_KINDS = ("gcn_zca", "standardize_pad32", "yuv", "pixel_mean_255")
 _CHUNK = 4096  # images per block in the preprocessing passes (4096 x 3072 float64 = 100 MB)
 
 
@@ -328,6 +328,8 @@ def preprocess(in_path: str | Path, out_path: str | Path, *, kind: str = "gcn_zc
     meta = dict(archive["meta"])
     if "preprocessing" in meta:
         raise ValueError(f"{in_path} is already preprocessed ({meta['preprocessing']}); give a prepared archive")
+    if kind == "pixel_mean_255":
+        return _subtract_pixel_mean(archive, meta, out_path)
     name = meta.get("name", "dataset")
     if kind in SPLIT_PREPROCESSING:
         train, test, record = SPLIT_PREPROCESSING[kind](archive["train"]["images"], archive["test"]["images"])
@@ -360,6 +362,23 @@ def preprocess(in_path: str | Path, out_path: str | Path, *, kind: str = "gcn_zc
     save_tensors(out_path, out)
     print(f"{name}: wrote {out_path}", file=sys.stderr)
     return meta
+
+
+def _subtract_pixel_mean(archive: dict, meta: dict, out_path) -> dict:
+    """MatConvNet cnn_mnist (setups.md 5.2): raw 0-255 pixels minus the per-pixel mean of the training
+    images, unscaled; the mean is kept in the archive ("pixel_mean") to map back to 0-255 pixels."""
+    mean = archive["train"]["images"].float().mean(0)
+    out = {split: {"images": archive[split]["images"].float() - mean, "labels": archive[split]["labels"]}
+           for split in ("train", "test")}
+    meta["preprocessing"] = {"kind": "pixel_mean_255", "fit_on": f"train ({len(out['train']['images'])} images)"}
+    out["meta"], out["pixel_mean"] = meta, mean
+    save_tensors(out_path, out)
+    return meta
+
+
+def pixel_mean(path: str | Path, device="cpu") -> torch.Tensor:
+    """The training mean (0-255 units) a pixel_mean_255 archive subtracted."""
+    return load_tensors(path)["pixel_mean"].to(device)
 
 
 def load_split(path: str | Path, split: str, *, limit: int | None = None, device="cpu") -> tuple:

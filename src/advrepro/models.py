@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 INPUT_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar10_gcn_zca": (3, 32, 32),
-                "mnist_standardize_pad32": (1, 32, 32), "cifar10_yuv": (3, 32, 32)}
+                "mnist_standardize_pad32": (1, 32, 32), "cifar10_yuv": (3, 32, 32), "mnist_centered": (1, 28, 28)}
 
 PYLEARN2_IRANGE = 0.005  # `irange: .005` of every layer in the maxout configs
 
@@ -365,6 +365,21 @@ def vgg_bn_drop(input_shape: tuple, n_classes: int = 10, width: float = 1.0, dro
     return nn.Sequential(*layers)
 
 
+def lenet_mnist(input_shape: tuple, n_classes: int = 10, init_std: float = 0.01) -> nn.Module:
+    """MatConvNet's cnn_mnist "baseline" (no batch normalization; setups.md 5.2, Tanay & Griffin 2016):
+    conv 5x5x20 -> max pool 2/2 -> conv 5x5x50 -> max pool 2/2 -> conv 4x4x500 -> ReLU (the only
+    nonlinearity) -> conv 1x1x10; weights N(0, init_std^2), biases 0."""
+    channels = input_shape[0]
+    model = nn.Sequential(
+        nn.Conv2d(channels, 20, 5), nn.MaxPool2d(2, 2), nn.Conv2d(20, 50, 5), nn.MaxPool2d(2, 2),
+        nn.Conv2d(50, 500, 4), nn.ReLU(), nn.Conv2d(500, n_classes, 1), nn.Flatten())
+    for layer in model:
+        if isinstance(layer, nn.Conv2d):
+            nn.init.normal_(layer.weight, std=init_std)
+            nn.init.zeros_(layer.bias)
+    return model
+
+
 BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "softmax_regression": softmax_regression,
     "sigmoid_mlp": sigmoid_mlp,
@@ -374,6 +389,7 @@ BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "conv_maxout_cifar_small": conv_maxout_cifar_small,
     "shaham_mnist_convnet": shaham_mnist_convnet,
     "vgg_bn_drop": vgg_bn_drop,
+    "lenet_mnist": lenet_mnist,
 }
 
 

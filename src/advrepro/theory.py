@@ -1,4 +1,5 @@
-"""Closed forms of the papers (Lyu et al. 2015, section V; Goodfellow et al. 2014, section 5)."""
+"""Closed forms of the papers (Lyu et al. 2015, section V; Goodfellow et al. 2014, section 5;
+Tanay & Griffin 2016, boundary tilting)."""
 
 from __future__ import annotations
 
@@ -64,3 +65,70 @@ def adversarial_logistic_loss(w: torch.Tensor, b: torch.Tensor | float, x: torch
     """
     margin = y * (x.flatten(1) @ w.flatten() + b)
     return torch.nn.functional.softplus(eps * w.abs().sum() - margin)
+
+
+# --- Tanay & Griffin 2016: boundary tilting. Weights w (d,) or (L, d), biases b () or (L,), images x (n, d)
+# in the same pixel units; labels y in {-1, +1} (class I = -1 with centroid i, class J = +1 with centroid j).
+
+SCALED_LOSSES = ("hinge", "softplus")
+
+
+def raw_score(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """s(x) = w.x + b, shape (n,) or (n, L)."""
+    return x @ (w.T if w.dim() == 2 else w) + b
+
+
+def signed_distance(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """d(x) = s(x) / ||w||, the signed Euclidean distance to the boundary ("The scaling parameter ||w||")."""
+    return raw_score(w, b, x) / w.norm(dim=-1)
+
+
+def error_distance(w, b, x, y) -> torch.Tensor:
+    """d_err = (1/n) sum over the misclassified (y d(x) <= 0) of -y d(x)."""
+    return (-_y(y, x) * signed_distance(w, b, x)).clamp(min=0).mean(0)
+
+
+def adversarial_distance(w, b, x, y) -> torch.Tensor:
+    """d_adv = (1/n) sum y d(x), the mean distance to the boundary, negative for misclassified images."""
+    return (_y(y, x) * signed_distance(w, b, x)).mean(0)
+
+
+def _y(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return y.to(x.dtype)[:, None] if y.dim() == 1 else y
+
+
+def centroids(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(i, j): the mean images of class I (y = -1) and class J (y = +1)."""
+    return x[y < 0].mean(0), x[y > 0].mean(0)
+
+
+def tilting_angle(w: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+    """theta, the angle between w and the nearest-centroid normal z = (j - i) / ||j - i||, so that on
+    balanced classes d_adv = 1/2 ||j - i|| cos(theta)."""
+    z = (j - i) / (j - i).norm()
+    return torch.arccos(((w @ z) / w.norm(dim=-1)).clamp(-1, 1))
+
+
+def tilting_basis(w: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(z, n): the orthonormal basis of the tilting plane by Gram-Schmidt, n = (w - (w.z) z) / ||.||."""
+    z = (j - i) / (j - i).norm()
+    n = w - (w @ z)[..., None] * z
+    return z, n / n.norm(dim=-1, keepdim=True)
+
+
+def projected_image(w, b, x) -> torch.Tensor:
+    """x_p = x - d(x) w^, the closest point on the boundary (w, b of one model: (d,), ())."""
+    return x - signed_distance(w, b, x)[:, None] * (w / w.norm())
+
+
+def mirror_image(w, b, x) -> torch.Tensor:
+    """x_m = x - 2 d(x) w^: as far from the boundary as x, on the other side."""
+    return x - 2 * signed_distance(w, b, x)[:, None] * (w / w.norm())
+
+
+def scaled_loss(kind: str, norm: float, distance: torch.Tensor) -> torch.Tensor:
+    """f_||w||(y d) = f(||w|| y d) for the hinge max(1 - z, 0) or the softplus ln(1 + e^-z)."""
+    if kind not in SCALED_LOSSES:
+        raise ValueError(f"unknown loss {kind!r}; allowed: {', '.join(SCALED_LOSSES)}")
+    z = norm * distance
+    return (1 - z).clamp(min=0) if kind == "hinge" else torch.nn.functional.softplus(-z)

@@ -96,7 +96,7 @@ def figure_dataset(w):
 
 def benchmark_files():
     """The benchmarks of the papers in this run (each needs its paper's models)."""
-    names = {"lyu2015": ["line_search", "train_step"], "goodfellow2014": ["fgsm"], "shaham2015": ["robust_step"]}
+    names = {"lyu2015": ["line_search", "train_step"], "goodfellow2014": ["fgsm"], "shaham2015": ["robust_step"], "tanay2016": ["svm_path"]}
     return [f"results/benchmarks/{n}.json" for paper in PAPERS for n in names.get(paper, [])]
 
 
@@ -123,3 +123,17 @@ def figure_records(wildcards):
     if not figure.get("training_records"):
         return {}
     return {"records": [f"results/models/{wildcards.paper}/{m}/provenance.json" for m in figure["models"]]}
+
+
+def svm_pairs(paper, pairs=None):
+    """Digit pairs "AvB" of a paper's SVM paths: `pairs` as an artifact names them, or the registry's."""
+    pairs = PAPERS[paper]["svm"]["pairs"] if pairs in (None, "all") else pairs
+    return [f"{a}v{b}" for a in range(10) for b in range(a + 1, 10)] if pairs == "all" else pairs
+
+
+def svm_files(paper, artifact):
+    """The lambda-path results an artifact reads (tanay2016's `pairs`)."""
+    if "pairs" not in artifact:
+        return []
+    return [f"results/svm/{paper}/{pair}.json" for pair in svm_pairs(paper, artifact["pairs"])]
+

@@ -20,6 +20,8 @@ PREPROCESSING = {
     # Shaham et al. 2015: MNIST standardized per split, padded to 32x32; CIFAR-10 YUV + LCN (data.py)
     "standardize_pad32": {"kind": "standardize_pad32"},
     "yuv": {"kind": "yuv"},
+    # Tanay & Griffin 2016 (MatConvNet cnn_mnist): raw 0-255 pixels minus the training pixel mean
+    "centered": {"kind": "pixel_mean_255"},
 }
 
 
@@ -39,3 +41,4 @@ rule preprocess_dataset:
         "../../environment.yml"
     script:
         "../../scripts/preprocess_dataset.py"
+

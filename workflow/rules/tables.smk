@@ -1,6 +1,7 @@
 rule table:
     input:
-        results=lambda w: eval_files(w.paper, PAPERS[w.paper]["tables"][w.table]),
+        results=lambda w: eval_files(w.paper, PAPERS[w.paper]["tables"][w.table])
+        + svm_files(w.paper, PAPERS[w.paper]["tables"][w.table]),
         code=lambda w: lib("tables", "theory", f"papers/{w.paper}"),
     output:
         csv="results/tables/{paper}/{table}.csv",

@@ -1,0 +1,277 @@
+"""Tanay & Griffin 2016: the boundary-tilting artifacts, from the SVM lambda paths (results/svm) and closed forms."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from advrepro import figures, svm, theory
+from advrepro.data import load_split
+from advrepro.papers import ArtifactInputs
+
+
+def _long(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["row", "row_label", "column", "ours", "ours_sem"])
+
+
+def _paths(inputs: ArtifactInputs) -> dict[str, dict]:
+    """The lambda path of each pair the artifact reads, by pair name."""
+    return {model: result for (model, evaluation), result in sorted(inputs.results.items())
+            if evaluation == "svm_path"}
+
+
+def _nearest(path: dict, alpha: float) -> int:
+    return int(np.argmin(np.abs(np.asarray(path["alpha"]) - alpha)))
+
+
+def _ends(path: dict) -> tuple[int, int, int]:
+    """Indices of the smallest lambda, the largest lambda and the lowest test error."""
+    alphas = np.asarray(path["alpha"])
+    return int(alphas.argmin()), int(alphas.argmax()), int(np.argmin(path["test_error"]))
+
+
+def _summary(path: dict) -> dict:
+    low, high, best = _ends(path)
+    return {"best alpha": path["alpha"][best], "best test error": 100 * path["test_error"][best],
+            "train error lambda=0.1": 100 * path["train_error"][low], "test error lambda=0.1": 100 * path["test_error"][low],
+            "dadv lambda=0.1": path["d_adv"][low], "theta lambda=0.1": path["theta"][low],
+            "train error lambda=1e7": 100 * path["train_error"][high], "test error lambda=1e7": 100 * path["test_error"][high],
+            "dadv lambda=1e7": path["d_adv"][high]}
+
+
+def svm_summary_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """setups.md 5.1's table: per pair the lowest test error and its alpha, and both ends of the path."""
+    return _long([(pair, pair, column, value, np.nan)
+                  for pair, path in _paths(inputs).items() for column, value in _summary(path).items()])
+
+
+def svm_all_pairs_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Over every pair read: the median and range of the best alpha, and means of the summary numbers."""
+    rows = pd.DataFrame([_summary(p) for p in _paths(inputs).values()])
+    values = {"median best alpha": rows["best alpha"].median(), "min best alpha": rows["best alpha"].min(),
+              "max best alpha": rows["best alpha"].max(), "mean best test error": rows["best test error"].mean(),
+              "mean test error lambda=0.1": rows["test error lambda=0.1"].mean(), "mean dadv lambda=0.1": rows["dadv lambda=0.1"].mean(),
+              "mean dadv lambda=1e7": rows["dadv lambda=1e7"].mean()}
+    label = f"all {len(rows)} pairs read"
+    return _long([("all", label, column, value, np.nan) for column, value in values.items()])
+
+
+def identity_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """d_adv measured on the training images against 1/2 ||j - i|| cos(theta): the largest relative
+    deviation over each pair's path (it holds exactly on balanced classes)."""
+    rows = []
+    for pair, path in _paths(inputs).items():
+        identity = 0.5 * path["centroid_distance"] * np.cos(path["theta"])
+        deviation = np.abs(np.asarray(path["d_adv"]) - identity) / np.abs(identity)
+        rows.append((pair, pair, "max relative deviation", float(deviation.max()), np.nan))
+    return _long(rows)
+
+
+def toy_figure(artifact: dict, inputs: ArtifactInputs):
+    """The 2-D toy problem: class I at a < 0, class J at a > 0, both on the a axis, so every line L_theta
+    through the origin separates them; an image x with its projected and mirror images on each, and
+    ||x - x_m|| against theta (-> 0 as theta -> 90 degrees)."""
+    gen = torch.Generator().manual_seed(0)
+    spread = torch.rand(20, generator=gen, dtype=torch.float64) - 1.5
+    class_i = torch.stack([spread, 0.03 * torch.randn(20, generator=gen, dtype=torch.float64)], 1)
+    class_j = -class_i
+    x = torch.tensor([[-1.0, 0.0]], dtype=torch.float64)
+    zero = torch.tensor(0.0, dtype=torch.float64)
+    fig, (left, right) = figures.new(9, 3.6, ncols=2)
+    left.scatter(*class_i.T, s=8, color="C0", label="class I")
+    left.scatter(*class_j.T, s=8, color="C3", label="class J")
+    for k, degrees in enumerate(artifact["options"]["angles_deg"]):
+        theta = math.radians(degrees)
+        w = torch.tensor([math.cos(theta), math.sin(theta)], dtype=torch.float64)
+        line = torch.stack([-w[1], w[0]]) * torch.linspace(-2, 2, 2, dtype=torch.float64)[:, None]
+        left.plot(*line.T, color=f"C{k + 4}", lw=1, label=f"L_θ, θ={degrees}°")
+        x_p, x_m = theory.projected_image(w, zero, x), theory.mirror_image(w, zero, x)
+        left.plot([x[0, 0], x_m[0, 0]], [x[0, 1], x_m[0, 1]], color=f"C{k + 4}", ls=":", lw=0.8)
+        left.scatter(*x_p.T, marker="x", color=f"C{k + 4}", s=20)
+        left.scatter(*x_m.T, marker="*", color=f"C{k + 4}", s=40)
+    left.scatter(*x.T, marker="o", color="k", s=30, zorder=3, label="x (× projected, ★ mirror)")
+    left.set(xlim=(-2, 2), ylim=(-2, 2), aspect="equal", xlabel="a", ylabel="b")
+    left.legend(fontsize=6, loc="lower right")
+    thetas = torch.linspace(0, math.pi / 2, 200, dtype=torch.float64)
+    w = torch.stack([torch.cos(thetas), torch.sin(thetas)], 1)
+    distance = 2 * theory.signed_distance(w, torch.zeros(len(w), dtype=torch.float64), x)[0].abs()
+    right.plot(torch.rad2deg(thetas), distance, color="k")
+    right.set(xlabel="θ (degrees)", ylabel="||x − x_m||", title="mirror distance against the tilting angle")
+    return fig
+
+
+def loss_scaling_figure(artifact: dict, inputs: ArtifactInputs):
+    """f_||w||(y d) for the hinge and the softplus at several ||w||, with the limits of section
+    "The scaling parameter ||w||": alpha - beta ||w|| y d (small) and ||w|| max(-y d, 0) (large)."""
+    z = torch.linspace(-3, 3, 301, dtype=torch.float64)
+    fig, axes = figures.new(9, 3.2, ncols=2)
+    for ax, kind, (alpha, beta) in zip(axes, theory.SCALED_LOSSES, ((1.0, 1.0), (math.log(2), 0.5))):
+        for k, norm in enumerate(artifact["options"]["norms"]):
+            ax.plot(z, theory.scaled_loss(kind, norm, z), color=f"C{k}", label=f"||w|| = {norm:g}")
+            small = alpha - beta * norm * z if norm < 1 else norm * (-z).clamp(min=0)
+            ax.plot(z, small, color=f"C{k}", ls="--", lw=0.8)
+        ax.set(title=f"{kind} (dashed: the small- or large-||w|| limit)", xlabel="y d(x)", ylim=(-0.2, 6))
+        ax.legend(fontsize=7)
+    return fig
+
+
+def svm_curves_figure(artifact: dict, inputs: ArtifactInputs):
+    """Train and test error, d_adv and theta against alpha for the pairs in options.show, and the mean over
+    every pair read (black)."""
+    paths = _paths(inputs)
+    fig, axes = figures.new(11, 2.8, ncols=4)
+    panels = (("train_error", "train error (%)", 100), ("test_error", "test error (%)", 100),
+              ("d_adv", "d_adv ([0,1] pixels)", 1), ("theta", "θ (rad)", 1))
+    for ax, (key, label, factor) in zip(axes, panels):
+        for k, pair in enumerate(p for p in artifact["options"]["show"] if p in paths):
+            ax.plot(paths[pair]["alpha"], factor * np.asarray(paths[pair][key]), color=f"C{k}", label=pair)
+        mean = np.mean([path[key] for path in paths.values()], 0)
+        ax.plot(next(iter(paths.values()))["alpha"], factor * mean, color="k", lw=1.5, label=f"mean of {len(paths)}")
+        ax.set(xlabel="α (λ = 10^α)", title=label)
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def _pair_images(inputs: ArtifactInputs, path: dict, pair: str):
+    """The training images of the pair that its SVMs were trained on, float64 in [0,1]."""
+    images, labels, _ = load_split(inputs.dataset, "train")
+    x, y = svm.pair_split(images, labels, pair, path["spec"]["per_class"])
+    return x.double(), y.double()
+
+
+def _model(path: dict, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.tensor(path["w"][index], dtype=torch.float64), torch.tensor(path["b"][index], dtype=torch.float64)
+
+
+def _grid(artifact: dict, inputs: ArtifactInputs, draw) -> object:
+    paths, alphas = _paths(inputs), artifact["options"]["alphas"]
+    fig, axes = figures.new(2.2 * len(alphas), 2.3 * len(paths), nrows=len(paths), ncols=len(alphas), squeeze=False,
+                            layout="constrained")
+    for row, (pair, path) in zip(axes, paths.items()):
+        x, y = _pair_images(inputs, path, pair)
+        for ax, alpha in zip(row, alphas):
+            index = _nearest(path, alpha)
+            draw(ax, path, index, x, y)
+            ax.set_title(f"{pair}, α = {path['alpha'][index]:.1f}", fontsize=7)
+    return fig
+
+
+def svm_histograms_figure(artifact: dict, inputs: ArtifactInputs):
+    """Histograms of y d(x) on the training set per lambda, with the hinge scaled by ||w|| (blue)."""
+    def draw(ax, path, index, x, y):
+        w, b = _model(path, index)
+        distance = y * theory.signed_distance(w, b, x)
+        ax.hist(distance.numpy(), bins=40, color="0.6")
+        twin = ax.twinx()
+        z = torch.linspace(float(distance.min()), float(distance.max()), 200, dtype=torch.float64)
+        twin.plot(z, theory.scaled_loss("hinge", float(w.norm()), z), color="C0")
+        twin.set_yticks([])
+        ax.set_yticks([])
+    return _grid(artifact, inputs, draw)
+
+
+def tilting_plane_figure(artifact: dict, inputs: ArtifactInputs):
+    """The training images projected on the tilting plane (z, n) of each SVM; the boundary is a line."""
+    def draw(ax, path, index, x, y):
+        w, b = _model(path, index)
+        i, j = torch.tensor(path["i"], dtype=torch.float64), torch.tensor(path["j"], dtype=torch.float64)
+        z, n = theory.tilting_basis(w, i, j)
+        cz, cn = x @ z, x @ n
+        ax.scatter(cz[y < 0], cn[y < 0], s=1, color="C0")
+        ax.scatter(cz[y > 0], cn[y > 0], s=1, color="C3")
+        wz, wn = float(w @ z), float(w @ n)
+        span = torch.linspace(float(cz.min()), float(cz.max()), 2, dtype=torch.float64)
+        if abs(wn) > 1e-12 * abs(wz):
+            ax.plot(span, -(wz * span + b) / wn, color="k", lw=0.8)
+        ax.set_ylim(float(cn.min()) - 0.5, float(cn.max()) + 0.5)
+        ax.tick_params(labelsize=5)
+    return _grid(artifact, inputs, draw)
+
+
+def mirror_figure(artifact: dict, inputs: ArtifactInputs):
+    """One training image per class (seeded) and its mirror image through each SVM boundary."""
+    paths, alphas = _paths(inputs), artifact["options"]["alphas"]
+    rows, titles = [], []
+    gen = torch.Generator().manual_seed(artifact["options"]["seed"])
+    for pair, path in paths.items():
+        x, y = _pair_images(inputs, path, pair)
+        picks = [int(torch.nonzero(y == label)[torch.randint(int((y == label).sum()), (1,), generator=gen)])
+                 for label in (-1, 1)]
+        for pick in picks:
+            images = [x[pick]]
+            for alpha in alphas:
+                index = _nearest(path, alpha)
+                w, b = _model(path, index)
+                images.append(theory.mirror_image(w, b, x[pick:pick + 1])[0])
+            rows.append([im.reshape(28, 28).numpy() for im in images])
+            titles.append(f"{pair}: image, then mirrors at α = {', '.join(f'{a:g}' for a in alphas)}")
+    return figures.image_grid(rows, titles, vmin=None, vmax=None)  # mirrors leave [0, 1]
+
+
+def lenet_error_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Final test error (%) of LeNet low and high."""
+    (evaluation,) = artifact["evaluations"]
+    return _long([(m, inputs.labels[m], "test error", 100 * inputs.result(m, evaluation)["error"], np.nan)
+                  for m in artifact["models"]])
+
+
+def cyclic_norms_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Per network: the L2 norm of each cyclic perturbation d -> d+1 and their mean (steps in the notebook)."""
+    (evaluation,) = artifact["evaluations"]
+    rows = []
+    for m in artifact["models"]:
+        r = inputs.result(m, evaluation)
+        cells = [(f"{d} to {t}" + ("" if ok else " (not reached)"), norm)
+                 for d, t, norm, ok in zip(r["labels"], r["targets"], r["l2_norms"], r["reached"])]
+        rows += [(m, inputs.labels[m], column, norm, np.nan) for column, norm in cells]
+        rows.append((m, inputs.labels[m], "mean", float(np.mean(r["l2_norms"])), np.nan))
+    return _long(rows)
+
+
+def lenet_curves_figure(artifact: dict, inputs: ArtifactInputs):
+    """Train error (training pass) and test error after every epoch, per network."""
+    fig, ax = figures.new(5.5, 3.4)
+    for k, m in enumerate(artifact["models"]):
+        history = inputs.records[m]["history"]
+        epochs = [h["epoch"] for h in history]
+        ax.plot(epochs, [100 * h["train_error"] for h in history], color=f"C{k}", ls="--", label=f"{inputs.labels[m]}: train")
+        ax.plot(epochs, [100 * h["monitor_error"] for h in history], color=f"C{k}", label=f"{inputs.labels[m]}: test")
+    ax.set(xlabel="epoch", ylabel="error (%)", yscale="log")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def lenet_weights_figure(artifact: dict, inputs: ArtifactInputs):
+    """Per network and layer: the RMS of the weights (titles) and random filters (first input channel)."""
+    (evaluation,) = artifact["evaluations"]
+    rows, titles = [], []
+    for m in artifact["models"]:
+        for layer in inputs.result(m, evaluation)["layers"]:
+            filters = [np.atleast_2d(np.asarray(f)) for f in layer["filters"]]
+            rows.append(filters)
+            titles.append(f"{inputs.labels[m]} — {layer['name']} {tuple(layer['shape'])}: RMS {layer['rms']:.4f}")
+    return figures.image_grid(rows, titles, cmap="gray", vmin=None, vmax=None)
+
+
+def lenet_adversarial_figure(artifact: dict, inputs: ArtifactInputs):
+    """Per network: the 10 originals, their adversarials d -> d+1 and the perturbations (own grey scale),
+    with the L2 norms (0-255 pixels) in the titles."""
+    (evaluation,) = artifact["evaluations"]
+    rows, titles = [], []
+    for m in artifact["models"]:
+        r = inputs.result(m, evaluation)
+        originals, adversarials = np.asarray(r["originals"])[:, 0], np.asarray(r["adversarials"])[:, 0]
+        norms = ", ".join(f"{n:.0f}" for n in r["l2_norms"])
+        rows += [list(originals / 255), list(adversarials / 255), list((adversarials - originals) / 255)]
+        titles += [f"{inputs.labels[m]}: originals (t = {r['temperature']:.3g})", "adversarials (targets d+1)",
+                   f"perturbations, L2 norms: {norms}"]
+    return figures.image_grid(rows, titles, vmin=None, vmax=None)
+
+
+BUILDERS = {f.__name__: f for f in (svm_summary_table, svm_all_pairs_table, identity_table, toy_figure,
+                                    loss_scaling_figure, svm_curves_figure, svm_histograms_figure,
+                                    tilting_plane_figure, mirror_figure, lenet_error_table, cyclic_norms_table,
+                                    lenet_curves_figure, lenet_weights_figure, lenet_adversarial_figure)}
