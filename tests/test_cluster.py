@@ -25,7 +25,8 @@ pytestmark = pytest.mark.workflow
 LOCAL_SLURM = REPO / "tests" / "cluster" / "local_slurm.sh"
 REQUIRE_CLUSTER = os.environ.get("ADVREPRO_REQUIRE_CLUSTER") == "1"
 # Rules that train or run a model: one GPU each. Every other rule: none.
-GPU_RULES = {"train", "train_first_stage", "evaluate", "benchmark_line_search", "benchmark_train_step"}
+GPU_RULES = {"train", "train_first_stage", "evaluate", "adversarial_set", "svm_path", "benchmark_line_search",
+             "benchmark_train_step", "benchmark_fgsm", "benchmark_robust_step", "benchmark_svm_path"}
 CHEAP_RULES = {"prepare_dataset", "table", "figure", "notebook", "report", "all"}
 # The test node: like its GPUs (placeholders, CUDA_VISIBLE_DEVICES with no device behind it), larger
 # than the machine, so that jobs overlap while they wait on the status checks.
@@ -41,8 +42,8 @@ STATUS = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-statu
 def job_resources(result: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str]]]:
     """(rule, resources) of every job that Snakemake lists, as its `resources:` line reports them."""
     jobs = []
-    for block in re.split(r"^(?=(?:local)?rule \w+:$)", result.stdout + result.stderr, flags=re.M):
-        rule = re.match(r"(?:local)?rule (\w+):$", block, re.M)
+    for block in re.split(r"^(?=\s*(?:local)?rule \w+:$)", result.stdout + result.stderr, flags=re.M):
+        rule = re.match(r"\s*(?:local)?rule (\w+):$", block, re.M)  # indented inside a group job
         resources = re.search(r"^\s+resources: (.*)$", block, re.M)
         if rule and resources:
             jobs.append((rule[1], dict(item.split("=", 1) for item in resources[1].split(", "))))
@@ -55,6 +56,7 @@ def test_slurm_profile_asks_for_a_gpu_exactly_for_the_jobs_that_run_models(tmp_p
     result = snakemake(checkout, *targets, "--profile", "profiles/slurm", "-n")
     jobs = job_resources(result)
     assert len(jobs) == sum(job_counts(result).values())
+    assert (result.stdout + result.stderr).count("Group job svm_paths") == 5  # 45 SVM paths in 5 submissions
     rules = {rule for rule, _ in jobs}
     assert {"train", "evaluate"} <= rules and CHEAP_RULES <= rules
     assert any(re.fullmatch(r"lyu2015_(table|fig)\w+", rule) for rule in rules)  # named targets
