@@ -86,3 +86,11 @@ def test_unknown_preference_is_an_error():
 def test_a_working_gpu_is_taken(capsys):
     assert runtime.select_device("auto").type == "cuda"
     assert capsys.readouterr().err == ""
+
+
+def test_a_failure_leaves_its_traceback_in_the_job_log(tmp_path):
+    log = tmp_path / "job.log"
+    with pytest.raises(NameError):
+        with runtime.log_to(str(log)):
+            undefined_name  # noqa: F821
+    assert "NameError: name 'undefined_name' is not defined" in log.read_text()

@@ -287,7 +287,7 @@ def targeted_cyclic(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, level
                          for d in range(10)]).view(-1).to(x.device)
     images, labels = x[picks], y[picks]
     target = (labels + 1) % 10
-    result = attacks_targeted(model, images, target, level=level, step=step, low=-mean, high=255 - mean,
+    result = targeted_ascent(model, images, target, level=level, step=step, low=-mean, high=255 - mean,
                               temperature=temperature, max_steps=max_steps)
     perturbation = result["adversarial"] - images
     return {"temperature": temperature, "indices": picks.tolist(), "labels": labels.tolist(), "targets": target.tolist(),

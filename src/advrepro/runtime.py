@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 import sys
+import traceback
 from pathlib import Path
 from typing import Iterator
 
@@ -73,7 +74,8 @@ class _Tee:
 
 @contextlib.contextmanager
 def log_to(path: str | None) -> Iterator[None]:
-    """Copy everything written to stderr (progress bars, warnings) into `path` for the block."""
+    """Copy everything written to stderr (progress bars, warnings) into `path` for the block, and
+    the traceback of an exception that ends it (so a failed job's log says why)."""
     if path is None:
         yield
         return
@@ -83,5 +85,8 @@ def log_to(path: str | None) -> Iterator[None]:
         sys.stderr = _Tee(original, log)
         try:
             yield
+        except BaseException:
+            log.write(traceback.format_exc())
+            raise
         finally:
             sys.stderr = original
