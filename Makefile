@@ -8,7 +8,10 @@ TORCHVISION_ROOT ?= $(if $(wildcard ../shared/datasets/mnist-offline/MNIST/raw),
 # CIFAR-10 is read from the same root; an offline root without it (as ../shared's, MNIST only)
 # gets the synthetic CIFAR-shaped stand-in instead, which every caption then names.
 NO_CIFAR10 := $(if $(TORCHVISION_ROOT),$(if $(wildcard $(TORCHVISION_ROOT)/cifar-10-batches-py),,yes),)
-DATA := $(if $(TORCHVISION_ROOT),--config torchvision_root=$(TORCHVISION_ROOT) $(if $(NO_CIFAR10),synthetic_cifar10=True,),)
+# PAPERS=shaham2015 (or a comma-separated list) runs those papers only; default: every paper.
+PAPERS ?=
+CONFIG := $(if $(TORCHVISION_ROOT),torchvision_root=$(TORCHVISION_ROOT) $(if $(NO_CIFAR10),synthetic_cifar10=True,),) $(if $(PAPERS),papers=[$(PAPERS)],)
+DATA := $(if $(strip $(CONFIG)),--config $(CONFIG),)
 
 .PHONY: setup quick smoke paper test benchmark report clean
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.workflow
 LOCAL_SLURM = REPO / "tests" / "cluster" / "local_slurm.sh"
 REQUIRE_CLUSTER = os.environ.get("ADVREPRO_REQUIRE_CLUSTER") == "1"
 # Rules that train or run a model: one GPU each. Every other rule: none.
-GPU_RULES = {"train", "train_first_stage", "evaluate", "adversarial_set", "svm_path", "benchmark_line_search",
+GPU_RULES = {"train", "train_first_stage", "evaluate", "adversarial_set", "benchmark_line_search",
              "benchmark_train_step", "benchmark_fgsm", "benchmark_robust_step", "benchmark_svm_path"}
 CHEAP_RULES = {"prepare_dataset", "table", "figure", "notebook", "report", "all"}
 # The test node: like its GPUs (placeholders, CUDA_VISIBLE_DEVICES with no device behind it), larger
@@ -145,7 +145,7 @@ def _failure(run: subprocess.CompletedProcess, workdir: Path) -> str:
 @pytest.fixture(scope="module")
 def cluster_run(local_slurm, site_checkout, offline_mnist):
     """The whole smoke workflow through SLURM, as a researcher runs it on a cluster."""
-    run = slurm_snakemake(site_checkout, *CLUSTER_TARGETS, *smoke_args(offline_mnist), limit=1200)
+    run = slurm_snakemake(site_checkout, *CLUSTER_TARGETS, *smoke_args(offline_mnist), limit=2400)
     assert run.returncode == 0, _failure(run, site_checkout)
     return site_checkout, run
 
@@ -171,6 +171,9 @@ def test_training_jobs_were_submitted_with_a_gpu_and_cheap_jobs_without(cluster_
     # Every job of the run went through SLURM, once, except those Snakemake runs itself (`all`).
     local = set(re.findall(r"^localrule (\w+):$", run.stdout + run.stderr, re.M))
     planned = {rule: n for rule, n in job_counts(run).items() if rule not in local}
+    # The SVM paths go as group jobs ("svm_paths_svm_path"), one submission per 9 pairs (group-components).
+    svm_paths = planned.pop("svm_path")
+    assert len(by_rule.pop("svm_paths_svm_path")) == -(-svm_paths // 9)
     assert {rule: len(jobs) for rule, jobs in by_rule.items()} == planned
     assert "train" in by_rule and set(by_rule) - GPU_RULES  # both kinds were submitted
     for rule, jobs in by_rule.items():
