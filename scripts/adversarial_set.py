@@ -12,9 +12,7 @@ with runtime.log_to(sm.log[0]):
     device = runtime.select_device(sm.params.device)
     runtime.set_threads(sm.threads)
     images, labels, dataset_meta = data.load_split(sm.input.dataset, "test", limit=sm.params.examples, device=device)
-    model = models.build(model_spec["architecture"], model_spec["dataset"], **model_spec["options"]).to(device)
-    model.load_state_dict(io.load_tensors(sm.input.weights, device))
-    model.eval()
+    model = models.load_trained(model_spec, sm.input.weights, device)
     built = attacks.adversarial_set(model, images, labels, spec["steps"], clip=spec.get("clip"))
     io.save_tensors(sm.output.data, {k: v.cpu() if hasattr(v, "cpu") else v for k, v in built.items()})
     sizes = [int((built["step"] == i).sum()) for i in range(len(spec["steps"]))]

@@ -24,18 +24,13 @@ with runtime.log_to(sm.log[0]):
     if spec["split"] == "validation":  # the held-out tail the model's first stage validated on
         start = training.held_out_split(len(labels), model_spec["training"]["protocol"])
         images, labels = images[start:], labels[start:]
-    model = models.build(model_spec["architecture"], model_spec["dataset"], **model_spec["options"]).to(device)
-    model.load_state_dict(io.load_tensors(sm.input.weights, device))
-    model.eval()
+    model = models.load_trained(model_spec, sm.input.weights, device)
     centered = dataset_meta.get("preprocessing", {}).get("kind") == "pixel_mean_255"  # attacks clip to 0-255 pixels
-    source = None
-    if "source" in sm.input.keys():  # an attack crafted on another model's weights (transfer)
-        source_spec = spec["source_spec"]
-        source = models.build(source_spec["architecture"], source_spec["dataset"], **source_spec["options"]).to(device)
-        source.load_state_dict(io.load_tensors(sm.input.source, device))
-        source.eval()
+    # an attack crafted on another model's weights (transfer)
+    source = models.load_trained(spec["source_spec"], sm.input.source, device) if "source" in sm.input.keys() else None
+    pixel_mean = data.pixel_mean(sm.input.dataset, device) if centered else None
     result = evaluate.run(spec["kind"], model, images, labels, spec, seed=spec["seed"], source=source,
-                          adversarial_set=adversarial_set, pixel_mean=data.pixel_mean(sm.input.dataset, device) if centered else None)
+                          adversarial_set=adversarial_set, pixel_mean=pixel_mean)
     io.write_json(sm.output[0], {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "evaluation": sm.wildcards.evaluation,
         "spec": spec, "dataset": dataset_meta, "n": len(labels), **set_summary, **result,

@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch import nn
 
+from advrepro import models
 from advrepro.models import (INPUT_SHAPES, Maxout, PylearnDropout, UntiedBias, build, conv_maxout_cifar_small,
                              conv_maxout_mnist, init_irange_, maxout_mlp, parameter_groups, project_max_norm_,
                              weight_parameters)
@@ -201,3 +202,14 @@ def test_vgg_bn_drop_is_cifar_torchs_and_width_scales_it():
     assert [c.out_channels for c in narrow if isinstance(c, nn.Conv2d)][0] == 16
     assert narrow.eval()(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     assert not any(isinstance(m, nn.Dropout) for m in build("vgg_bn_drop", "cifar10_yuv", width=0.25, dropout=False))
+
+
+def test_load_trained_restores_the_weights_in_eval_mode(tmp_path):
+    from advrepro import io
+
+    spec = {"architecture": "maxout_mlp", "dataset": "mnist", "options": {"units": 8, "pieces": 2}}
+    trained = build(spec["architecture"], spec["dataset"], **spec["options"])
+    io.save_tensors(tmp_path / "model.pt", trained.state_dict())
+    loaded = models.load_trained(spec, tmp_path / "model.pt", "cpu")
+    assert not loaded.training
+    assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), loaded.state_dict().values()))

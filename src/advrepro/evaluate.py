@@ -288,7 +288,7 @@ def targeted_cyclic(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, level
     images, labels = x[picks], y[picks]
     target = (labels + 1) % 10
     result = targeted_ascent(model, images, target, level=level, step=step, low=-mean, high=255 - mean,
-                              temperature=temperature, max_steps=max_steps)
+                             temperature=temperature, max_steps=max_steps)
     perturbation = result["adversarial"] - images
     return {"temperature": temperature, "indices": picks.tolist(), "labels": labels.tolist(), "targets": target.tolist(),
             "originals": (images + mean).cpu().tolist(), "adversarials": (result["adversarial"] + mean).cpu().tolist(),

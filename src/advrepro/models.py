@@ -14,6 +14,8 @@ from typing import Callable, Iterator, NamedTuple
 import torch
 from torch import nn
 
+from advrepro.io import load_tensors
+
 INPUT_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar10_gcn_zca": (3, 32, 32),
                 "mnist_standardize_pad32": (1, 32, 32), "cifar10_yuv": (3, 32, 32), "mnist_centered": (1, 28, 28)}
 
@@ -398,3 +400,10 @@ def build(architecture: str, dataset: str, **options) -> nn.Module:
     if architecture not in BUILDERS:
         raise ValueError(f"unknown architecture {architecture!r}; allowed: {', '.join(sorted(BUILDERS))}")
     return BUILDERS[architecture](INPUT_SHAPES[dataset], **options)
+
+
+def load_trained(spec: dict, weights, device) -> nn.Module:
+    """A registry model (its architecture, dataset and options) with its trained weights, in eval mode."""
+    model = build(spec["architecture"], spec["dataset"], **spec["options"]).to(device)
+    model.load_state_dict(load_tensors(weights, device))
+    return model.eval()
