@@ -20,7 +20,7 @@ with runtime.log_to(sm.log[0]):
     lambdas = svm.lambdas_of(spec["alphas"]).to(device)
     print(f"{pair}: {len(y)} training images ({len(y) // 2} per class), {len(lambdas)} lambdas", flush=True)
     fit = svm.path(spec["pixel_scale"] * x, y, lambdas, hinge=spec["hinge"], bias_scale=spec["bias_scale"],
-                   tol=spec["tol"], max_iter=spec["max_iter"], block=spec["block"])
+                   tol=spec["tol"], max_epochs=spec["max_epochs"])
     w, b = spec["pixel_scale"] * fit["w"], fit["b"]  # the same classifiers on [0,1] pixels
     i, j = theory.centroids(x, y)
 
@@ -33,9 +33,9 @@ with runtime.log_to(sm.log[0]):
         "d_adv": theory.adversarial_distance(w, b, x, y).tolist(), "d_err": theory.error_distance(w, b, x, y).tolist(),
         "theta": theory.tilting_angle(w, i, j).tolist(), "centroid_distance": float((j - i).norm()),
         "norm_w": w.norm(dim=1).tolist(), "b": b.tolist(), "w": w.tolist(), "i": i.tolist(), "j": j.tolist(),
-        "objective": fit["objective"].tolist(), "gap": fit["gap"].tolist(), "iterations": fit["iterations"].tolist(),
+        "objective": fit["objective"].tolist(), "gap": fit["gap"].tolist(), "epochs": fit["epochs"].tolist(),
     }
-    print(f"{pair}: largest duality gap {max(result['gap']):.2e}, most iterations {max(result['iterations'])}")
+    print(f"{pair}: largest duality gap {max(result['gap']):.2e}, most epochs {max(result['epochs'])}")
     io.write_json(sm.output[0], {
         "paper": sm.wildcards.paper, "model": pair, "evaluation": "svm_path",
         "spec": {**spec, "split": "train"}, "dataset": meta, "n_train": len(y), "n_test": len(y_test), **result,

@@ -27,7 +27,7 @@ def data():
 @pytest.fixture(scope="module")
 def trained(data):
     x, y = data
-    return svm.path(x, y, LAMBDAS, hinge="sum", tol=1e-10, max_iter=200_000, block=2)
+    return svm.path(x, y, LAMBDAS, hinge="sum", tol=1e-10)
 
 
 @pytest.mark.parametrize("hinge", ["sum", "mean"])
@@ -36,7 +36,7 @@ def test_objective_matches_liblinear_linear_svc(data, hinge):
     from sklearn.svm import LinearSVC
 
     x, y = data
-    ours = svm.path(x, y, LAMBDAS, hinge=hinge, tol=1e-9, max_iter=200_000, block=2)
+    ours = svm.path(x, y, LAMBDAS, hinge=hinge, tol=1e-9)
     a = svm.augment(x, y, 1.0)
     c = svm.penalty_weight(LAMBDAS, len(x), hinge)
     for k, lam in enumerate(LAMBDAS.tolist()):
@@ -52,6 +52,37 @@ def test_objective_matches_liblinear_linear_svc(data, hinge):
         hinge_terms = (1 - y * (x @ w + b)).clamp(min=0)
         stated = lam * (w @ w + b * b) + (hinge_terms.sum() if hinge == "sum" else hinge_terms.mean())
         assert float(ours["objective"][k]) == pytest.approx(float(stated), rel=1e-12)
+
+
+@pytest.mark.parametrize("refine_solves", [0, 8])
+def test_warm_started_path_equals_each_lambda_solved_alone(data, refine_solves):
+    """The path (warm starts, refinement on or off: coordinate descent alone) reaches the same optimum as
+    a cold start at each lambda, at the requested gap."""
+    x, y = data
+    tol = 1e-8
+    path = svm.path(x, y, LAMBDAS, hinge="mean", tol=tol, refine_solves=refine_solves)
+    assert (path["gap"] <= tol).all()
+    for k in range(len(LAMBDAS)):
+        alone = svm.path(x, y, LAMBDAS[k:k + 1], hinge="mean", tol=tol)
+        assert float(path["objective"][k]) == pytest.approx(float(alone["objective"][0]), rel=2 * tol)
+
+
+def test_refinement_is_exact_once_the_partition_is_right(data):
+    """From any alpha with the optimum's partition (alpha = 0, free, alpha = C), one active-set solve
+    gives the optimum to rounding, where coordinate descent only approaches it."""
+    x, y = data
+    a = svm.augment(x, y, 1.0).numpy()
+    c = float(svm.penalty_weight(LAMBDAS[1:2], len(a), "sum")[0])
+    rows = svm._Rows(a)
+    optimum, _, gap, _ = svm._solve(rows, np.zeros(len(a)), np.zeros(len(rows.columns)), c, tol=1e-11,
+                                    max_epochs=100_000, refine_solves=0, rng=np.random.default_rng(0))
+    assert gap <= 1e-11
+    free = (optimum > 1e-9 * c) & (optimum < c * (1 - 1e-9))
+    assert 0 < free.sum() < a.shape[1]
+    start = np.where(free, optimum * np.random.default_rng(1).uniform(0.9, 1.1, len(a)), optimum).clip(0, c)
+    refined, u, refined_gap, _ = svm._refine(rows, start, start @ rows.dense, c, tol=0.0, max_solves=1)
+    assert refined_gap <= 1e-13
+    np.testing.assert_allclose(u, optimum @ rows.dense, rtol=1e-6)
 
 
 def test_path_reaches_the_requested_gap_and_tilts_as_lambda_falls(data, trained):

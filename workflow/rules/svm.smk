@@ -16,7 +16,7 @@ rule svm_path:
         device=config["device"],
     group:
         "svm_paths"
-    threads: config["model_threads"]
+    threads: 1  # the path solver runs on one thread
     log:
         "results/logs/svm/{paper}/{pair}.log",
     benchmark:
@@ -37,12 +37,11 @@ rule benchmark_svm_path:
     params:
         python=sys.executable,
         spec=lambda w: json.dumps(PAPERS["tanay2016"]["svm"]),
-        device=config["device"],
-    threads: config["model_threads"]
+    threads: 1  # both solvers on one thread (liblinear has one)
     log:
         "results/logs/benchmarks/svm_path.log",
     conda:
         "../../environment.yml"
     shell:
         "OMP_NUM_THREADS={threads} {params.python} {input.command} --dataset {input.dataset} --spec '{params.spec}' "
-        "--device {params.device} --out {output} 2> {log}"
+        "--out {output} 2> {log}"
