@@ -122,14 +122,14 @@ def _solve_gram(block: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 def _refine(rows: _Rows, alpha: np.ndarray, u: np.ndarray, c: float, *, tol: float, max_solves: int):
     """The active-set refinement above, from alpha's partition: the clipped partition solution of
     highest D, as (alpha, u, gap, D), from the first solve whose gap is at most tol or else the last;
-    None when no system could be solved (a singular one)."""
+    None when no system was solved (max_solves 0, or a singular system)."""
     a, dim = rows.dense, len(rows.columns)
     state = np.where(alpha <= 0.0, AT_ZERO, np.where(alpha >= c, AT_C, FREE))
     free = np.flatnonzero(state == FREE)
     if len(free) < dim:
         u_at_c = u - alpha[free] @ a[free]  # the part of u = A^T alpha from the alphas at C
-    else:  # more free points than dimensions: those nearest the margin stay free, the others go to the
-        gradient = a[free] @ u - 1.0  # bound their gradient points to
+    else:  # more free points than dimensions: those nearest the margin stay free, the others go to
+        gradient = a[free] @ u - 1.0  # the bound their gradient points to
         beyond = np.argsort(np.abs(gradient))[dim - 1:]
         state[free[beyond]] = np.where(gradient[beyond] > 0.0, AT_ZERO, AT_C)
         u_at_c = c * rows.combine((state == AT_C).astype(float))
