@@ -24,9 +24,10 @@ pytestmark = pytest.mark.workflow
 
 LOCAL_SLURM = REPO / "tests" / "cluster" / "local_slurm.sh"
 REQUIRE_CLUSTER = os.environ.get("ADVREPRO_REQUIRE_CLUSTER") == "1"
-# Rules that train or run a model: one GPU each. Every other rule: none.
+# Rules that train or run a model: one GPU each. Every other rule (the SVM paths and their benchmark
+# run on one CPU thread): none.
 GPU_RULES = {"train", "train_first_stage", "evaluate", "adversarial_set", "benchmark_line_search",
-             "benchmark_train_step", "benchmark_fgsm", "benchmark_robust_step", "benchmark_svm_path"}
+             "benchmark_train_step", "benchmark_fgsm", "benchmark_robust_step"}
 CHEAP_RULES = {"prepare_dataset", "table", "figure", "notebook", "report", "all"}
 # The test node: like its GPUs (placeholders, CUDA_VISIBLE_DEVICES with no device behind it), larger
 # than the machine, so that jobs overlap while they wait on the status checks.
