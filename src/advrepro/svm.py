@@ -32,6 +32,8 @@ stalled at small lambda.)
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 import scipy.linalg
@@ -119,9 +121,17 @@ def _solve_gram(block: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return scipy.linalg.cho_solve(factor, rhs, check_finite=False)
 
 
+class _Candidate(NamedTuple):
+    """A feasible dual point with u = A^T alpha, its relative duality gap and its D."""
+    alpha: np.ndarray
+    u: np.ndarray
+    gap: float | None  # None until computed (it needs A u)
+    dual: float
+
+
 def _refine(rows: _Rows, alpha: np.ndarray, u: np.ndarray, c: float, *, tol: float, max_solves: int):
     """The active-set refinement above, from alpha's partition: the clipped partition solution of
-    highest D, as (alpha, u, gap, D), from the first solve whose gap is at most tol or else the last;
+    highest D, from the first solve whose gap is at most tol or else the last;
     None when no system was solved (max_solves 0, or a singular system)."""
     a, dim = rows.dense, len(rows.columns)
     state = np.where(alpha <= 0.0, AT_ZERO, np.where(alpha >= c, AT_C, FREE))
@@ -147,11 +157,11 @@ def _refine(rows: _Rows, alpha: np.ndarray, u: np.ndarray, c: float, *, tol: flo
         u, u_exact = u_at_c + clipped @ block, u_at_c + exact @ block
         margins = rows.margins(u_exact)
         dual = _dual(candidate, u)
-        if best is None or dual > best[3]:
+        if best is None or dual > best.dual:
             # the gap needs A u: known when nothing was clipped, else left for the end
-            best = (candidate, u, _gap_and_dual(rows, candidate, u, c, margins)[0] if np.array_equal(clipped, exact)
-                    else None, dual)
-            if best[2] is not None and best[2] <= tol:
+            gap = _gap_and_dual(rows, candidate, u, c, margins)[0] if np.array_equal(clipped, exact) else None
+            best = _Candidate(candidate, u, gap, dual)
+            if gap is not None and gap <= tol:
                 break
         moved = state.copy()  # the primal-dual active-set rule, with the gradient margins - 1 at the unclipped solution
         moved[free[exact < 0.0]] = AT_ZERO
@@ -164,8 +174,8 @@ def _refine(rows: _Rows, alpha: np.ndarray, u: np.ndarray, c: float, *, tol: flo
         sign = (moved[changed] == AT_C).astype(float) - (state[changed] == AT_C)
         u_at_c = u_at_c + c * (sign @ a[changed])
         state, last_moves = moved, len(changed)
-    if best is not None and best[2] is None:
-        best = (best[0], best[1], _gap_and_dual(rows, best[0], best[1], c)[0], best[3])
+    if best is not None and best.gap is None:
+        best = best._replace(gap=_gap_and_dual(rows, best.alpha, best.u, c)[0])
     return best
 
 
@@ -178,7 +188,7 @@ def _solve(rows: _Rows, alpha, u, c, *, tol, max_epochs, refine_solves, rng):
         if gap <= tol:
             break
         refined = _refine(rows, alpha, u, c, tol=tol, max_solves=refine_solves) if epochs & (epochs + 1) == 0 else None
-        if refined is not None and refined[3] > dual:
+        if refined is not None and refined.dual > dual:
             alpha, u, gap, _ = refined
             if gap <= tol:
                 break
@@ -223,7 +233,7 @@ def path(x: torch.Tensor, y: torch.Tensor, lambdas: torch.Tensor, *, hinge: str 
             u[k, rows.columns], previous_c = u_k, ck
     u = torch.from_numpy(u).to(a.device)
     return {"w": u[:, :-1], "b": u[:, -1] * bias_scale, "objective": 2 * lambdas * liblinear_objectives(u, a, c),
-            "gap": torch.from_numpy(gap).to(a.device), "epochs": torch.from_numpy(epochs), "c": c}
+            "gap": torch.from_numpy(gap).to(a.device), "epochs": torch.from_numpy(epochs).to(a.device), "c": c}
 
 
 def pair_split(images: torch.Tensor, labels: torch.Tensor, pair: str, per_class: int | None = None):
