@@ -46,9 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     device = runtime.select_device(args.device)
-    model = models.build("maxout_mlp", "mnist").to(device)
-    model.load_state_dict(io.load_tensors(args.weights, device))
-    model.eval()
+    model = models.load_trained({"architecture": "maxout_mlp", "dataset": "mnist", "options": {}}, args.weights, device)
     x, y, _ = data.load_split(args.dataset, "test", limit=args.batch_size, device=device)
     ours = lambda: one_step(model, x, y, eps=args.eps, clip=(0.0, 1.0))  # noqa: E731
     result = {"name": "fgsm", "title": "FGSM images per second: advrepro one_step against torchattacks.FGSM",

@@ -66,8 +66,8 @@ def main() -> None:
 
     device = runtime.select_device(args.device)
     x, y, meta = data.load_split(args.dataset, "test", limit=args.examples, device=device)
-    model = models.build("softmax_regression", meta["name"]).to(device)
-    model.load_state_dict(io.load_tensors(args.weights, device))
+    model = models.load_trained({"architecture": "softmax_regression", "dataset": meta["name"], "options": {}},
+                                args.weights, device)
     tol = args.max_norm / args.steps
     scan_time, scan = timed(lambda: forward_scan(model, x, y, args.max_norm, args.steps), args.repeats)
     bisect_time, bisect = timed(lambda: min_perturbation_along_gradient(model, x, y, args.max_norm, tol), args.repeats)
