@@ -2,24 +2,33 @@
 #   snakemake                     paper scale (GPU cluster: --profile profiles/slurm)
 #   snakemake --configfile config/scales/quick.yaml      quick scale on a laptop CPU
 #   snakemake lyu2015_table8      one table alone
-import shutil
 import json
+import shutil
 import sys
+from pathlib import Path
 
 import yaml
 
 from snakemake.exceptions import WorkflowError
 
-from advrepro import registry
+from advrepro import checksums, registry
+
+
+if not Path("config/config.yaml").is_file():  # paths below are relative to the repository root
+    raise WorkflowError(f"run advrepro from its repository root: cd {workflow.basedir} (or add -d {workflow.basedir}); "
+                        f"the working directory {Path.cwd()} has no config/config.yaml")
 
 
 configfile: "config/config.yaml"
 
 
 try:
-    PAPERS = registry.load(config, workflow.basedir)
+    PAPERS = registry.load(config, workflow.basedir, workflow.overwrite_configfiles)
 except registry.ConfigError as error:
     raise WorkflowError(f"invalid configuration:\n{error}")
+if config["report_pdf"] is True and not shutil.which("latexmk"):
+    raise WorkflowError("report_pdf=true needs latexmk, which is not installed: install it (Debian/Ubuntu: apt-get "
+                        "install latexmk texlive-latex-recommended) or set report_pdf=auto (a PDF when latexmk is there)")
 
 
 wildcard_constraints:

@@ -27,8 +27,11 @@ with runtime.log_to(sm.log[0]):
     if spec["training"].get("monitor_test"):  # test error per epoch, logged only (e.g. Shaham et al. Fig. 5)
         monitor = data.load_split(sm.input.dataset, "test", device=device)[:2]
     checkpoint = Path(sm.output.weights).with_name("checkpoint.pt")
+    # a checkpoint resumes only for this registry entry (its label aside) and this library code
+    setup = {"model": {k: v for k, v in spec.items() if k != "label"}, "code": provenance.files_digest(sm.input.code)}
     record = training.train(model, images, labels, spec=spec["training"], seed=spec["seed"], checkpoint=checkpoint,
-                            checkpoint_every=sm.params.checkpoint_every, name=name, first_stage=first_stage, monitor=monitor)
+                            checkpoint_every=sm.params.checkpoint_every, name=name, first_stage=first_stage,
+                            monitor=monitor, setup=setup)
     io.save_tensors(sm.output.weights, {k: v.cpu() for k, v in model.state_dict().items()})
     io.write_json(sm.output.provenance, {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "stage": sm.rule, "spec": spec,

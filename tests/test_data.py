@@ -4,7 +4,7 @@ import pytest
 import torch
 import yaml
 
-from advrepro import data
+from advrepro import checksums, data
 from conftest import REPO
 
 VARIANTS = yaml.safe_load((REPO / "config" / "datasets.yaml").read_text())["mnist"]
@@ -26,7 +26,9 @@ def test_corrupt_file_fails_its_checksum(offline_mnist, tmp_path):
     content = bytearray(path.read_bytes())
     content[100] ^= 0xFF
     path.write_bytes(bytes(content))
-    with pytest.raises(data.DatasetError, match=r"checksum mismatch .*t10k-labels-idx1-ubyte"):
+    expected = VARIANTS["offline-prefix-14262"]["sha256"]["t10k-labels-idx1-ubyte"]
+    with pytest.raises(data.DatasetError, match=rf"checksum mismatch .*t10k-labels-idx1-ubyte: sha256 [0-9a-f]{{64}}, "
+                                                rf"expected {expected}"):
         data.prepare("mnist", tmp_path / "mnist.pt", root=root, download=False, variants=VARIANTS)
     assert not (tmp_path / "mnist.pt").exists()
 
@@ -211,3 +213,13 @@ def test_local_contrast_normalization_removes_local_mean_and_scale():
     out = data.local_contrast_normalize(y)
     torch.testing.assert_close(data.local_contrast_normalize(3 * y + 7), out)  # invariant to gain and offset
     torch.testing.assert_close(data.local_contrast_normalize(torch.full_like(y, 5.0)), torch.zeros_like(y))
+
+
+def test_the_same_files_under_another_spelling_or_path_have_the_same_digest(offline_mnist, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(offline_mnist, copy)
+    spellings = [offline_mnist, f"{offline_mnist}/", offline_mnist.resolve(), copy]
+    digests = [checksums.raw_digest("mnist", root) for root in spellings]
+    assert len(digests[0]) == 4 and all(d == digests[0] for d in digests)
+    (copy / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").write_bytes(b"other")
+    assert checksums.raw_digest("mnist", copy) != digests[0]

@@ -1,4 +1,5 @@
 import copy
+import shutil
 
 import pytest
 import yaml
@@ -80,3 +81,60 @@ def test_an_adversarial_set_evaluation_must_name_a_defined_set():
     config["overrides"] = {"shaham2015": {"adversarial_sets": {"a_mnist": {"model": "nope"}}}}
     with pytest.raises(registry.ConfigError, match=r"adversarial_sets -> a_mnist -> model names 'nope'"):
         registry.load(config, REPO)
+
+
+def _root_with(tmp_path, paper: str, text: str):
+    """A repository root whose registry `paper` is `text` (the schemas copied from the checkout)."""
+    shutil.copytree(REPO / "workflow" / "schemas", tmp_path / "workflow" / "schemas")
+    (tmp_path / "config" / "papers").mkdir(parents=True)
+    (tmp_path / "config" / "papers" / f"{paper}.yaml").write_text(text)
+    return tmp_path
+
+
+def test_a_yaml_syntax_error_names_the_registry_file_and_line(tmp_path):
+    text = (REPO / "config/papers/tanay2016.yaml").read_text().replace("pairs: all ", "pairs: [all ", 1)
+    root = _root_with(tmp_path, "tanay2016", text)
+    with pytest.raises(registry.ConfigError, match=r"^config/papers/tanay2016\.yaml, line \d+, column \d+: "):
+        registry.load({**copy.deepcopy(CONFIG), "papers": ["tanay2016"]}, root)
+
+
+def test_a_key_given_twice_is_rejected_naming_the_file(tmp_path):
+    text = (REPO / "config/papers/tanay2016.yaml").read_text().replace("  hinge: mean\n", "  hinge: mean\n  hinge: sum\n")
+    root = _root_with(tmp_path, "tanay2016", text)
+    with pytest.raises(registry.ConfigError, match=r"config/papers/tanay2016\.yaml, line \d+, .*duplicate key 'hinge'"):
+        registry.load({**copy.deepcopy(CONFIG), "papers": ["tanay2016"]}, root)
+
+
+def test_an_error_in_the_overrides_of_a_scale_file_is_blamed_on_that_file(tmp_path):
+    scale = tmp_path / "my-scale.yaml"
+    scale.write_text("overrides:\n  lyu2015:\n    models:\n      maxout: {training: {epochs: ten}}\n")
+    config = registry.deep_merge(CONFIG, yaml.safe_load(scale.read_text()))
+    with pytest.raises(registry.ConfigError, match=rf"overrides -> lyu2015 in {scale} \(over config/papers/lyu2015\.yaml\)"
+                                                   r": 'ten' at models -> maxout -> training -> epochs"):
+        registry.load(config, REPO, [scale])
+
+
+def test_an_override_of_an_unknown_model_names_the_scale_file_and_a_close_match(tmp_path):
+    scale = tmp_path / "my-scale.yaml"
+    scale.write_text("overrides:\n  lyu2015:\n    models:\n      maxuot: {training: {epochs: 2}}\n")
+    config = registry.deep_merge(CONFIG, yaml.safe_load(scale.read_text()))
+    with pytest.raises(registry.ConfigError, match=rf"{scale} .*unknown model 'maxuot' at models \(did you mean 'maxout'\?\)"):
+        registry.load(config, REPO, [scale])
+
+
+def test_a_scale_file_with_a_key_given_twice_is_rejected(tmp_path):
+    scale = tmp_path / "my-scale.yaml"
+    scale.write_text("scale: quick\nlimits: {max_epochs: 2}\nscale: smoke\n")
+    with pytest.raises(registry.ConfigError, match=rf"{scale}, line 3, .*duplicate key 'scale'"):
+        registry.load(copy.deepcopy(CONFIG), REPO, [scale])
+
+
+def test_config_text_is_read_as_yaml_where_the_schema_needs_it():
+    """`--config report_pdf=true synthetic_cifar10=true limits='{max_epochs: 2}'` as Snakemake passes them."""
+    config = registry.deep_merge(CONFIG, {"report_pdf": "true", "synthetic_cifar10": "true",
+                                          "limits": {"max_epochs": "2"}, "scale": "quick"})
+    registry.load(config, REPO)
+    assert config["report_pdf"] is True and config["synthetic_cifar10"] is True
+    assert config["limits"]["max_epochs"] == 2 and config["scale"] == "quick"
+    with pytest.raises(registry.ConfigError, match=r"'two' at limits -> max_epochs has the wrong type.*--configfile overlay"):
+        registry.load(registry.deep_merge(CONFIG, {"limits": {"max_epochs": "two"}}), REPO)

@@ -1,4 +1,5 @@
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -60,6 +61,69 @@ def test_a_checkpoint_of_another_spec_is_not_resumed(tmp_path):
     record = training.train(build("softmax_regression", "mnist"), x, y, spec={**SPEC, "lr": 0.05}, seed=5,
                             checkpoint=tmp_path / "c.pt", checkpoint_every=2)
     assert record["history"][0]["epoch"] == 1
+
+
+def _interrupted(tmp_path, build_model, x, y, **kwargs) -> Path:
+    """A checkpoint left by a run killed in epoch 3 (after the epoch-2 checkpoint)."""
+    checkpoint = tmp_path / "killed.pt"
+    with pytest.raises(_Killed):
+        training.train(_dies_after(build_model(), 7 * 2 + 3), x, y, spec=SPEC, seed=5, checkpoint=checkpoint,
+                       checkpoint_every=2, **kwargs)
+    assert checkpoint.exists()
+    return checkpoint
+
+
+def _fresh(tmp_path, build_model, x, y, **kwargs) -> nn.Module:
+    torch.manual_seed(0)
+    model = build_model()
+    training.train(model, x, y, spec=SPEC, seed=5, checkpoint=tmp_path / "fresh.pt", checkpoint_every=2, **kwargs)
+    return model
+
+
+def _assert_same_weights(a: nn.Module, b: nn.Module) -> None:
+    for (key, u), v in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(u, v, rtol=0, atol=0, msg=key)
+
+
+@pytest.mark.parametrize("change", ["fewer examples", "other labels", "setup"])
+def test_a_checkpoint_of_other_data_or_setup_is_discarded_with_a_message(tmp_path, capsys, change):
+    x, y = _data()
+    checkpoint = _interrupted(tmp_path, lambda: build("softmax_regression", "mnist"), x, y, setup={"train_examples": 100})
+    changed = {"fewer examples": dict(x=x[:80], y=y[:80], setup={"train_examples": 100}),
+               "other labels": dict(x=x, y=(y + 1) % 10, setup={"train_examples": 100}),
+               "setup": dict(x=x, y=y, setup={"train_examples": 90})}[change]
+    setup = changed.pop("setup")
+    torch.manual_seed(0)
+    resumed = build("softmax_regression", "mnist")
+    record = training.train(resumed, changed["x"], changed["y"], spec=SPEC, seed=5, checkpoint=checkpoint,
+                            checkpoint_every=2, setup=setup)
+    assert [h["epoch"] for h in record["history"]] == [1, 2, 3, 4]
+    assert "was saved for another setup" in capsys.readouterr().err
+    _assert_same_weights(_fresh(tmp_path, lambda: build("softmax_regression", "mnist"), changed["x"], changed["y"],
+                                setup=setup), resumed)
+
+
+def test_a_checkpoint_of_another_architecture_is_discarded_not_loaded(tmp_path, capsys):
+    x, y = _data()
+    checkpoint = _interrupted(tmp_path, lambda: build("maxout_mlp", "mnist", units=8, pieces=2), x, y)
+    torch.manual_seed(0)
+    wider = build("maxout_mlp", "mnist", units=12, pieces=2)  # options changed: no state_dict mismatch
+    training.train(wider, x, y, spec=SPEC, seed=5, checkpoint=checkpoint, checkpoint_every=2)
+    assert "was saved for another setup" in capsys.readouterr().err
+    _assert_same_weights(_fresh(tmp_path, lambda: build("maxout_mlp", "mnist", units=12, pieces=2), x, y), wider)
+
+
+def test_a_truncated_checkpoint_is_set_aside_and_training_starts_fresh(tmp_path, capsys):
+    x, y = _data()
+    checkpoint = _interrupted(tmp_path, lambda: build("softmax_regression", "mnist"), x, y)
+    checkpoint.write_bytes(checkpoint.read_bytes()[:200])
+    torch.manual_seed(0)
+    model = build("softmax_regression", "mnist")
+    training.train(model, x, y, spec=SPEC, seed=5, checkpoint=checkpoint, checkpoint_every=2)
+    err = capsys.readouterr().err
+    assert f"{checkpoint} is truncated or corrupt" in err and f"Set aside as {checkpoint}.corrupt" in err
+    assert (tmp_path / "killed.pt.corrupt").exists()
+    _assert_same_weights(_fresh(tmp_path, lambda: build("softmax_regression", "mnist"), x, y), model)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])

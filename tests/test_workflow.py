@@ -198,3 +198,34 @@ def test_tanay2016_smoke_run_produces_every_artifact(smoke_run):
     benchmark = json.loads((workdir / "results/benchmarks/svm_path.json").read_text())
     assert benchmark["rows"][0]["ratio"] > 0 and benchmark["lambdas"] == 9
     assert (workdir / "results/report/notebooks/tanay2016.html").exists()
+
+
+def test_another_spelling_of_the_data_path_reruns_nothing(smoke_run):
+    """The dataset is keyed on the checksums of its files, not on how torchvision_root is written."""
+    workdir, smoke = smoke_run
+    root = Path(smoke[-2].split("=", 1)[1])
+    for spelling in (f"{root}/", os.path.relpath(root, workdir), f"{root}/../{root.name}"):
+        args = [*smoke[:-2], f"torchvision_root={spelling}", smoke[-1]]
+        assert job_counts(snakemake(workdir, "-n", *args)) == {}, spelling
+
+
+def test_an_unknown_table_lists_the_known_ones(checkout):
+    result = snakemake(checkout, "-n", "results/tables/lyu2015/table99.csv", check=False)
+    assert result.returncode != 0
+    assert "lyu2015 has no table 'table99'" in result.stdout + result.stderr and "known: table1, table2" in result.stdout + result.stderr
+
+
+def test_run_from_another_directory_says_where_to_run(checkout, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = snakemake(elsewhere, "-s", str(checkout / "Snakefile"), "-n", check=False)
+    assert result.returncode != 0
+    assert f"run advrepro from its repository root: cd {checkout} (or add -d {checkout})" in result.stdout + result.stderr
+    assert job_counts(snakemake(elsewhere, "-s", str(checkout / "Snakefile"), "-d", str(checkout), "-n"))
+
+
+def test_report_pdf_true_without_latexmk_stops_at_start_up(checkout):
+    path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "latexmk").exists())
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "-n", "--config", "report_pdf=true"],
+                            cwd=checkout, capture_output=True, text=True, env={**os.environ, "PATH": path})
+    assert result.returncode != 0 and "report_pdf=true needs latexmk" in result.stdout + result.stderr

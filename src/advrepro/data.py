@@ -7,12 +7,12 @@ A preprocessed archive (see `preprocess`) has the same layout with float32 image
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
 import torch
 
+from advrepro.checksums import digest
 from advrepro.io import load_tensors, save_tensors
 
 SUPPORTED = ("mnist", "cifar10")
@@ -33,15 +33,6 @@ def _how_to_provide(name: str, where: Path) -> str:
     )
 
 
-def _digest(path: Path, algorithm: str) -> str:
-    """Hex digest of a file ("md5" or "sha256"), read in 1 MiB blocks."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_mnist(root: Path, variants: dict) -> str:
     """Check every raw MNIST file; return the variant name ("official" or a key of `variants`).
 
@@ -58,24 +49,28 @@ def verify_mnist(root: Path, variants: dict) -> str:
     official = dict(MNIST.resources)
     if all((raw / f"{n}.gz").exists() for n in names):
         for n in names:
-            actual = _digest(raw / f"{n}.gz", "md5")
+            actual = digest(raw / f"{n}.gz", "md5")
             if actual != official[f"{n}.gz"]:
                 raise DatasetError(
                     f"checksum mismatch for {raw / (n + '.gz')}: md5 {actual}, expected "
                     f"{official[n + '.gz']} (torchvision's MNIST.resources). Delete it and rerun."
                 )
         return "official"
-    actual = {n: _digest(raw / n, "sha256") for n in names}
+    actual = {n: digest(raw / n, "sha256") for n in names}
     for variant, spec in variants.items():
         if all(spec["sha256"].get(n) == actual[n] for n in names):
             return variant
-    known = {v: s["sha256"] for v, s in variants.items()}
-    bad = [n for n in names if all(s.get(n) != actual[n] for s in known.values())]
+    if not variants:
+        raise DatasetError(f"{raw} holds uncompressed MNIST files without their official .gz files, and no known "
+                           "copy is listed in config/datasets.yaml to check them against: add the .gz files.")
+    closest = max(variants, key=lambda v: sum(variants[v]["sha256"].get(n) == actual[n] for n in names))
+    expected = variants[closest]["sha256"]
+    bad = [n for n in names if expected.get(n) != actual[n]]
     raise DatasetError(
-        f"checksum mismatch under {raw}: sha256 of {', '.join(bad)} matches no known copy "
-        f"({', '.join(known) or 'none listed'} in config/datasets.yaml, or official .gz files). "
-        f"Actual sha256: {', '.join(f'{n}={actual[n]}' for n in bad)}. The file is corrupt or "
-        "an unknown copy: re-download it, or list the copy in config/datasets.yaml."
+        f"checksum mismatch under {raw}: "
+        + "; ".join(f"{n}: sha256 {actual[n]}, expected {expected.get(n)}" for n in bad)
+        + f" (the closest known copy, {closest!r} in config/datasets.yaml; official copies come with their .gz "
+        "files). The file is corrupt or an unknown copy: re-download it, or list the copy in config/datasets.yaml."
     )
 
 
@@ -91,7 +86,7 @@ def verify_cifar10(root: Path) -> str:
             raise DatasetError(_how_to_provide("CIFAR-10", folder) + f" Missing: {filename}.")
         if not check_integrity(str(path), md5):
             raise DatasetError(
-                f"checksum mismatch for {path}: md5 {_digest(path, 'md5')}, expected {md5} "
+                f"checksum mismatch for {path}: md5 {digest(path, 'md5')}, expected {md5} "
                 "(torchvision's CIFAR10 list). Delete it and rerun."
             )
     return "official"

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import torch
 
@@ -19,6 +20,23 @@ import advrepro
 def config_hash(spec) -> str:
     """A short, stable hash of a JSON-serialisable spec."""
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def tensor_digest(*tensors: torch.Tensor) -> str:
+    """A short sha256 of the tensors' shapes, dtypes and values (what a model is trained on)."""
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        digest.update(f"{tuple(tensor.shape)} {tensor.dtype};".encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def files_digest(paths) -> str:
+    """A short sha256 of the files' contents in the order given (e.g. the library code a job imports)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def git_commit() -> str:

@@ -18,6 +18,34 @@ class ConfigError(ValueError):
     """The configuration or a registry is invalid; the message says where and what is allowed."""
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that rejects a key given twice in one mapping (merge keys `<<` aside)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: str | Path, name: str | None = None):
+    """A YAML file's content; a syntax error or a duplicate key raises ConfigError naming the file
+    (as `name`, default the path), the line and the column."""
+    name = name or str(path)
+    try:
+        return yaml.load(Path(path).read_text(), Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{name}{where}: {error.problem or error}"
+                          + (f" ({error.context})" if error.context else "")) from None
+
+
 def _describe(error: jsonschema.ValidationError, source: str) -> str:
     where = " -> ".join(str(p) for p in error.absolute_path) or "(top level)"
     schema = error.schema
@@ -34,13 +62,20 @@ def _describe(error: jsonschema.ValidationError, source: str) -> str:
     if error.validator == "required":
         return f"{source}: {error.message} at {where}"
     if error.validator == "type":
-        return f"{source}: {error.instance!r} at {where} has the wrong type; expected {error.validator_value}"
+        hint = ("; a --config value is text unless it reads as YAML (e.g. report_pdf=true, "
+                "limits='{max_epochs: 2}'), and nested settings are clearest in a --configfile overlay"
+                if isinstance(error.instance, str) else "")
+        return f"{source}: {error.instance!r} at {where} has the wrong type; expected {error.validator_value}{hint}"
     return f"{source}: {error.message} at {where}"
+
+
+def _schema(path: Path) -> dict:
+    return yaml.safe_load(Path(path).read_text())
 
 
 def validate(data: dict, schema_path: Path, source: str) -> None:
     """Raise ConfigError listing every violation of the schema (one line each)."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = _schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     if errors:
@@ -59,20 +94,73 @@ def deep_merge(base: dict, overlay: dict) -> dict:
     return merged
 
 
-def load(config: dict, root: str | Path) -> dict[str, dict]:
-    """Validate the global config and load every paper registry it names, overrides applied.
+def coerce_text(value, schema: dict):
+    """`value` with every string the schema does not take as a string read as YAML where that fits it:
+    `--config` passes nested values as text (report_pdf=true, limits='{max_epochs: 2}')."""
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {k: coerce_text(v, properties[k]) if k in properties else v for k, v in value.items()}
+    if not isinstance(value, str) or "string" in _types(schema) or value in schema.get("enum", []):
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return coerce_text(parsed, schema) if isinstance(parsed, dict) else parsed
 
-    Returns {paper key: registry dict}.
+
+def _types(schema: dict) -> list:
+    kind = schema.get("type", [])
+    return [kind] if isinstance(kind, str) else kind
+
+
+GROUPS = ("models", "evaluations", "tables", "figures", "adversarial_sets")
+
+
+def _overrides_source(key: str, configfiles) -> str:
+    """Where overrides.<key> came from: the --configfile files that set it, else --config."""
+    files = [str(f) for f in configfiles if (read_yaml(f) or {}).get("overrides", {}).get(key)]
+    return f"overrides -> {key} in {', '.join(files) or '--config'}"
+
+
+def _check_override_names(base: dict, overrides: dict, source: str) -> None:
+    """An override must name an entry of the registry it overrides (a typo would add a broken entry)."""
+    for group in GROUPS:
+        for name in overrides.get(group) or {}:
+            known = base.get(group, {})
+            if name not in known:
+                hint = difflib.get_close_matches(name, known, 1)
+                raise ConfigError(f"{source}: unknown {group.removesuffix('s').replace('_', ' ')} {name!r} at "
+                                  f"{group}{f' (did you mean {hint[0]!r}?)' if hint else ''}; known: "
+                                  f"{', '.join(sorted(known)) or 'none'}")
+
+
+def load(config: dict, root: str | Path, configfiles=()) -> dict[str, dict]:
+    """Validate the global config (after reading its --config text as YAML where it must be) and load
+    every paper registry it names, overrides applied; `configfiles` (the --configfile overlays) are
+    checked for duplicate keys and named in errors of their overrides.
+
+    Returns {paper key: registry dict}; `config` is updated in place with the coerced values.
     """
     root = Path(root)
     schemas = root / "workflow" / "schemas"
+    for path in configfiles:
+        read_yaml(path)
+    config.update(coerce_text(config, _schema(schemas / "config.schema.yaml")))
     validate(config, schemas / "config.schema.yaml", "config (config/config.yaml + --configfile/--config)")
     papers = {}
     for key in config["papers"]:
-        path = root / "config" / "papers" / f"{key}.yaml"
-        registry = deep_merge(yaml.safe_load(path.read_text()), config["overrides"].get(key, {}))
-        validate(registry, schemas / "paper.schema.yaml", f"config/papers/{key}.yaml")
-        _check_references(registry, f"config/papers/{key}.yaml")
+        name = f"config/papers/{key}.yaml"
+        base = read_yaml(root / name, name)
+        validate(base, schemas / "paper.schema.yaml", name)
+        _check_references(base, name)
+        overrides = config["overrides"].get(key) or {}
+        source = f"{_overrides_source(key, configfiles)} (over {name})"
+        _check_override_names(base, overrides, source)
+        registry = deep_merge(base, overrides)
+        if overrides:
+            validate(registry, schemas / "paper.schema.yaml", source)
+            _check_references(registry, source)
         papers[key] = registry
     return papers
 

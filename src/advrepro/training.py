@@ -33,10 +33,10 @@ from torch import nn
 from tqdm import tqdm
 
 from advrepro.evaluate import fgsm_sweep, predict
-from advrepro.io import load_tensors, save_tensors
+from advrepro.io import UnreadableFile, load_tensors, save_tensors
 from advrepro.models import parameter_groups, project_max_norm_
 from advrepro.objectives import Objective, make_objective
-from advrepro.provenance import config_hash
+from advrepro.provenance import config_hash, tensor_digest
 
 
 class MomentumSGD(torch.optim.Optimizer):
@@ -172,6 +172,24 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
+def _resumable_state(checkpoint: Path, fingerprint: str, device, name: str) -> dict | None:
+    """The checkpoint's saved state when it was written for this exact setup; None otherwise. A checkpoint
+    of another setup is discarded and an unreadable one set aside (as <name>.corrupt), each with a message."""
+    try:
+        saved = load_tensors(checkpoint, device)
+    except UnreadableFile as error:
+        aside = checkpoint.with_name(checkpoint.name + ".corrupt")
+        checkpoint.replace(aside)
+        print(f"[{name}] {error} Set aside as {aside}; training from the start.", file=sys.stderr)
+        return None
+    if saved.get("fingerprint") != fingerprint:
+        checkpoint.unlink()
+        print(f"[{name}] {checkpoint} was saved for another setup (model spec, data, seed or code changed since); "
+              "discarded it, training from the start.", file=sys.stderr)
+        return None
+    return saved
+
+
 class Preempted(RuntimeError):
     """Training stopped on SIGTERM (a cluster preempting the job) after saving a checkpoint."""
 
@@ -202,6 +220,7 @@ def train(
     name: str = "model",
     first_stage: dict | None = None,
     monitor: tuple[torch.Tensor, torch.Tensor] | None = None,
+    setup: dict | None = None,
 ) -> dict:
     """Train `model` in place on (images, labels), already on the model's device.
 
@@ -211,7 +230,10 @@ def train(
     protocol["continue_max_epochs"] epochs. Every `checkpoint_every` epochs, and at the next
     minibatch after a SIGTERM (then raising Preempted), the state goes atomically to `checkpoint`;
     a later call with the same arguments resumes from it, mid-epoch if need be, and ends with the
-    same weights as an uninterrupted run. `monitor` = (images, labels), e.g. the test split, adds
+    same weights as an uninterrupted run. The checkpoint is resumed only if it was written for the same
+    setup: the training spec, seed and stage, the model's architecture, the data given (a digest of the
+    tensors) and `setup` (what else the caller knows: the whole registry entry, the code); otherwise it is
+    discarded, and an unreadable one set aside, with a message. `monitor` = (images, labels), e.g. the test split, adds
     their error after every epoch to the history ("monitor_error"); it never steers training.
     Returns {"history": per-epoch records, "stop": why it stopped, "epochs", "steps", ...}; the
     first stage also returns "best_epoch", "best_error", "target_objective", "lr", "momentum".
@@ -241,16 +263,17 @@ def train(
              "history": [], "best": None, "stop": "epochs"}
     checkpoint = Path(checkpoint)
     stage_key = first_stage and first_stage.get("target_objective", first_stage["best_epoch"])
-    spec_hash = config_hash({"spec": spec, "seed": seed, "first_stage": stage_key})
+    fingerprint = config_hash({"spec": spec, "seed": seed, "first_stage": stage_key, "model": repr(model),
+                               "data": tensor_digest(images, labels), "setup": setup})
 
     def save() -> None:
-        save_tensors(checkpoint, {"spec_hash": spec_hash, "state": state, "rng": _rng_state(),
+        save_tensors(checkpoint, {"fingerprint": fingerprint, "state": state, "rng": _rng_state(),
                                   "model": model.state_dict(), "optimizer": optimizer.state_dict()})
 
     torch.manual_seed(seed)
     if checkpoint.exists():
-        saved = load_tensors(checkpoint, device)
-        if saved["spec_hash"] == spec_hash:
+        saved = _resumable_state(checkpoint, fingerprint, device, name)
+        if saved is not None:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             _set_rng_state(saved["rng"])

@@ -12,8 +12,18 @@ def dataset_file(name):
     return f"resources/datasets/{name}.pt"
 
 
+def entry(paper, group, name):
+    """The registry entry `name` of a paper's `group` (models, evaluations, tables, ...); an unknown name
+    (e.g. a mistyped target file) stops the run listing the known ones."""
+    known = PAPERS[paper].get(group, {})
+    if name not in known:
+        raise WorkflowError(f"{paper} has no {group.removesuffix('s').replace('_', ' ')} {name!r} "
+                            f"(config/papers/{paper}.yaml); known: {', '.join(sorted(known))}")
+    return known[name]
+
+
 def model_entry(wildcards):
-    return PAPERS[wildcards.paper]["models"][wildcards.model]
+    return entry(wildcards.paper, "models", wildcards.model)
 
 
 def weights_file(paper, model, stage="final"):
@@ -35,12 +45,12 @@ def first_stage_of(wildcards):
 
 def attack_source(wildcards):
     """The weights an evaluation's attack is crafted on, when it names a `source` model (transfer)."""
-    spec = PAPERS[wildcards.paper]["evaluations"][wildcards.evaluation]
+    spec = entry(wildcards.paper, "evaluations", wildcards.evaluation)
     return {"source": weights_file(wildcards.paper, spec["source"])} if "source" in spec else {}
 
 
 def evaluated_weights(wildcards):
-    spec = PAPERS[wildcards.paper]["evaluations"][wildcards.evaluation]
+    spec = entry(wildcards.paper, "evaluations", wildcards.evaluation)
     return weights_file(wildcards.paper, wildcards.model, spec.get("weights", "final"))
 
 
@@ -48,7 +58,7 @@ def artifact_models(group):
     """Registry entries of the models a table or figure names (their labels, objectives)."""
 
     def entries(wildcards):
-        artifact = PAPERS[wildcards.paper][group][getattr(wildcards, group[:-1])]
+        artifact = entry(wildcards.paper, group, getattr(wildcards, group[:-1]))
         return {m: PAPERS[wildcards.paper]["models"][m] for m in artifact.get("models", [])}
 
     return entries
@@ -89,8 +99,17 @@ def report_outputs():
 DATASET_VARIANTS = yaml.safe_load(open(f"{workflow.basedir}/config/datasets.yaml"))
 
 
+def raw_files(wildcards):
+    """What prepare_dataset reads, as the sha256 of each raw file under torchvision_root: a rerun follows a
+    change of the data, not of the path's spelling ("download" when it downloads; the synthetic stand-in)."""
+    if wildcards.dataset == "cifar10" and config.get("synthetic_cifar10"):
+        return checksums.SYNTHETIC
+    root = config["torchvision_root"]
+    return "download" if root is None else checksums.raw_digest(wildcards.dataset, root)
+
+
 def figure_dataset(w):
-    figure = PAPERS[w.paper]["figures"][w.figure]
+    figure = entry(w.paper, "figures", w.figure)
     return {"dataset": dataset_file(figure["dataset"])} if "dataset" in figure else {}
 
 
@@ -108,18 +127,18 @@ def adversarial_set_files(paper, name):
 
 def evaluation_set(wildcards):
     """The fixed adversarial set an evaluation with split adversarial_set reads (Shaham et al. 2015)."""
-    spec = PAPERS[wildcards.paper]["evaluations"][wildcards.evaluation]
+    spec = entry(wildcards.paper, "evaluations", wildcards.evaluation)
     return adversarial_set_files(wildcards.paper, spec["set"]) if spec["split"] == "adversarial_set" else {}
 
 
 def adversarial_set_entry(wildcards):
-    return PAPERS[wildcards.paper]["adversarial_sets"][wildcards.set]
+    return entry(wildcards.paper, "adversarial_sets", wildcards.set)
 
 
 def figure_records(wildcards):
     """Training records (provenance.json, with per-epoch history) of a figure's models, for figures
     with training_records: true (e.g. Shaham et al. 2015 Fig. 5, test accuracy per epoch)."""
-    figure = PAPERS[wildcards.paper]["figures"][wildcards.figure]
+    figure = entry(wildcards.paper, "figures", wildcards.figure)
     if not figure.get("training_records"):
         return {}
     return {"records": [f"results/models/{wildcards.paper}/{m}/provenance.json" for m in figure["models"]]}

@@ -2,10 +2,9 @@ rule prepare_dataset:
     output:
         dataset_file("{dataset}"),
     params:
-        torchvision_root=config["torchvision_root"],
+        raw_files=raw_files,  # the checksums it verifies, not the path it reads (config torchvision_root)
         download_root="resources/torchvision",
-        synthetic_cifar10=config.get("synthetic_cifar10", False),
-        variants=lambda w: DATASET_VARIANTS,
+        variants=lambda w: DATASET_VARIANTS[w.dataset],
     log:
         "results/logs/prepare_dataset/{dataset}.log",
     conda:

@@ -2,8 +2,8 @@ rule figure:
     input:
         unpack(figure_dataset),
         unpack(figure_records),
-        results=lambda w: eval_files(w.paper, PAPERS[w.paper]["figures"][w.figure])
-        + svm_files(w.paper, PAPERS[w.paper]["figures"][w.figure]),
+        results=lambda w: eval_files(w.paper, entry(w.paper, "figures", w.figure))
+        + svm_files(w.paper, entry(w.paper, "figures", w.figure)),
         code=lambda w: lib("figures", "theory", f"papers/{w.paper}"),
     output:
         pdf="results/figures/{paper}/{figure}.pdf",
@@ -15,7 +15,7 @@ rule figure:
         ),
         json="results/figures/{paper}/{figure}.json",
     params:
-        artifact=lambda w: PAPERS[w.paper]["figures"][w.figure],
+        artifact=lambda w: entry(w.paper, "figures", w.figure),
         models=artifact_models("figures"),
         scale=config["scale"],
     log:

@@ -1,7 +1,7 @@
 rule table:
     input:
-        results=lambda w: eval_files(w.paper, PAPERS[w.paper]["tables"][w.table])
-        + svm_files(w.paper, PAPERS[w.paper]["tables"][w.table]),
+        results=lambda w: eval_files(w.paper, entry(w.paper, "tables", w.table))
+        + svm_files(w.paper, entry(w.paper, "tables", w.table)),
         code=lambda w: lib("tables", "theory", f"papers/{w.paper}"),
     output:
         csv="results/tables/{paper}/{table}.csv",
@@ -14,7 +14,7 @@ rule table:
         ),
         json="results/tables/{paper}/{table}.json",
     params:
-        artifact=lambda w: PAPERS[w.paper]["tables"][w.table],
+        artifact=lambda w: entry(w.paper, "tables", w.table),
         models=artifact_models("tables"),
         scale=config["scale"],
     log:
