@@ -38,7 +38,7 @@ test: setup  ## unit tests + a whole smoke-scale workflow run
 	$(BIN)/python -m pytest
 
 benchmark: setup  ## the benchmarks at quick scale (results in results/benchmarks/ and the report)
-	$(BIN)/snakemake results/benchmarks/line_search.json results/benchmarks/train_step.json results/benchmarks/fgsm.json results/benchmarks/robust_step.json results/benchmarks/svm_path.json --configfile config/scales/quick.yaml $(DATA)
+	$(BIN)/snakemake benchmarks --configfile config/scales/quick.yaml $(DATA)
 
 report: setup  ## Snakemake's native report of the last run, grouped by paper
 	$(BIN)/snakemake --configfile config/scales/quick.yaml $(DATA) --report results/snakemake-report.html

@@ -3,6 +3,7 @@
 #   snakemake --configfile config/scales/quick.yaml      quick scale on a laptop CPU
 #   snakemake lyu2015_table8      one table alone
 import json
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -11,7 +12,9 @@ import yaml
 
 from snakemake.exceptions import WorkflowError
 
-from advrepro import checksums, registry
+from advrepro import catalog, checksums, codedeps, registry
+from advrepro.data import DATASETS
+from advrepro.preprocessing import PREPROCESSING
 
 
 if not Path("config/config.yaml").is_file():  # paths below are relative to the repository root
@@ -35,7 +38,7 @@ wildcard_constraints:
     paper="|".join(PAPERS),
     model=r"[^/]+",
     evaluation=r"[^/]+",
-    dataset="mnist|cifar10",  # raw datasets; preprocessed ones add a suffix (data.smk)
+    dataset="|".join(DATASETS),  # raw datasets; preprocessed ones add a suffix (data.smk)
 
 
 include: "workflow/rules/common.smk"
@@ -45,6 +48,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/svm.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/benchmarks.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -1,24 +1,27 @@
 """Benchmark: batched bisection line search vs a 1000-point forward scan (Lyu section V-A).
 
-Both search the same direction (grad_x L, unit L2) on the same model and points for the
-smallest step that flips a correct prediction. The scan steps through 1000 evenly spaced
+Both search the same direction (grad_x L, unit L2) on the same trained registry model and test points
+for the smallest step that flips a correct prediction. The scan steps through 1000 evenly spaced
 norms in (0, max_norm], one batched forward pass each, as attack libraries usually do; its
-precision is max_norm / 1000, and the bisection is run to the same tolerance. Writes the times,
-their ratio and the largest disagreement between the two answers to a JSON file.
+precision is max_norm / 1000, and the bisection is run to the same tolerance. The two are interleaved
+over `repeats` rounds (median of each). Writes the times, their ratio and the largest disagreement
+between the two answers to a JSON file.
 
-    python benchmarks/line_search.py --weights results/models/lyu2015/softmax_wd1e-4/model.pt \
-        --dataset resources/datasets/mnist.pt --out results/benchmarks/line_search.json
+    python benchmarks/line_search.py --models '{"softmax_wd1e-4": <registry entry>}' \
+        --weights results/models/lyu2015/softmax_wd1e-4/model.pt --dataset resources/datasets/mnist.pt \
+        --out results/benchmarks/lyu2015/line_search.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
-import time
+from pathlib import Path
 
 import torch
 
-from advrepro import data, io, models, runtime
+from advrepro import data, io, models, runtime, timing
 from advrepro.attacks import input_gradient
 from advrepro.evaluate import min_perturbation_along_gradient
 from advrepro.perturbations import steepest_ascent
@@ -38,22 +41,10 @@ def forward_scan(model, x, y, max_norm: float, steps: int = 1000) -> torch.Tenso
     return torch.where(correct, found, torch.full_like(found, math.nan))
 
 
-def timed(fn, repeats: int) -> tuple[float, torch.Tensor]:
-    """Best wall time of `repeats` calls (synchronising CUDA), and the last result."""
-    best, result = math.inf, None
-    for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        result = fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--title", default=__doc__.splitlines()[0])
+    parser.add_argument("--models", required=True, help="the registry entry of the model, by name, as JSON")
     parser.add_argument("--weights", required=True)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--out", required=True)
@@ -65,16 +56,18 @@ def main() -> None:
     args = parser.parse_args()
 
     device = runtime.select_device(args.device)
-    x, y, meta = data.load_split(args.dataset, "test", limit=args.examples, device=device)
-    model = models.load_trained({"architecture": "softmax_regression", "dataset": meta["name"], "options": {}},
-                                args.weights, device)
+    x, y, _ = data.load_split(args.dataset, "test", limit=args.examples, device=device)
+    (spec,) = json.loads(args.models).values()
+    model = models.load_trained(spec, args.weights, device)
     tol = args.max_norm / args.steps
-    scan_time, scan = timed(lambda: forward_scan(model, x, y, args.max_norm, args.steps), args.repeats)
-    bisect_time, bisect = timed(lambda: min_perturbation_along_gradient(model, x, y, args.max_norm, tol), args.repeats)
+    runs = {"scan": lambda: forward_scan(model, x, y, args.max_norm, args.steps),
+            "bisection": lambda: min_perturbation_along_gradient(model, x, y, args.max_norm, tol)}
+    scan, bisect = runs["scan"](), runs["bisection"]()  # the answers (and a warm-up)
+    median = timing.interleaved_medians(runs, args.repeats, warmup=0)
+    scan_time, bisect_time = median["scan"], median["bisection"]
     both = torch.isfinite(scan) & torch.isfinite(bisect)
     result = {
-        "name": "line_search",
-        "title": "Minimum-perturbation line search: batched bisection vs 1000-point forward scan",
+        "name": Path(args.out).stem, "title": args.title,
         "device": str(device), "examples": len(y), "max_norm": args.max_norm, "steps": args.steps, "tol": tol,
         "scan_seconds": scan_time, "bisection_seconds": bisect_time, "speedup": scan_time / bisect_time,
         "target_speedup": 10.0,

@@ -7,34 +7,23 @@ tolerance `tol` of the registry: our relative duality gap, liblinear's own proje
 (median); the path solver's one-off numba compilation is done before and reported apart. The JSON
 also records how far each solver's objective lies above the lower of the two, lambda by lambda.
 
-    python benchmarks/svm_path.py --dataset resources/datasets/mnist.pt --spec "$(registry svm block as JSON)" \
-        --out results/benchmarks/svm_path.json
+    python benchmarks/svm_path.py --dataset resources/datasets/mnist.pt --svm "$(registry svm block as JSON)" \
+        --out results/benchmarks/tanay2016/svm_path.json
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
 
-from advrepro import data, io, svm
+from advrepro import data, io, svm, timing
 
 LIBLINEAR_MAX_ITER = 1_000_000
-
-
-def timed(run, repeats: int):
-    """The median wall time of `repeats` calls and the last call's result."""
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        result = run()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), result
 
 
 def liblinear_path(x: np.ndarray, y: np.ndarray, c: torch.Tensor, spec: dict):
@@ -55,14 +44,16 @@ def liblinear_path(x: np.ndarray, y: np.ndarray, c: torch.Tensor, spec: dict):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--title", default=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--spec", required=True, help="the registry's svm block as YAML/JSON")
+    parser.add_argument("--svm", required=True, help="the registry's svm block as YAML/JSON")
+    parser.add_argument("--device", default="cpu", help="ignored: both solvers run on one CPU thread")
     parser.add_argument("--pair", default="3v7")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    spec = yaml.safe_load(args.spec)
+    spec = yaml.safe_load(args.svm)
     images, labels, _ = data.load_split(args.dataset, "train")
     x, y = (t.double() for t in svm.pair_split(images, labels, args.pair, spec["per_class"]))
     x = spec["pixel_scale"] * x
@@ -75,18 +66,17 @@ def main() -> None:
                         max_epochs=spec["max_epochs"])
 
     few = torch.cat([torch.arange(10), torch.arange(len(y) - 10, len(y))])
-    compile_seconds, _ = timed(lambda: svm.path(x[few], y[few], lambdas[:2]), 1)
-    ours_seconds, ours = timed(ours_path, args.repeats)
-    theirs_seconds, (theirs_u, liblinear_iterations) = timed(lambda: liblinear_path(x.numpy(), y.numpy(), c, spec),
-                                                             args.repeats)
+    compile_seconds, _ = timing.seconds(lambda: svm.path(x[few], y[few], lambdas[:2]))
+    runs = {"ours": ours_path, "liblinear": lambda: liblinear_path(x.numpy(), y.numpy(), c, spec)}
+    ours, (theirs_u, liblinear_iterations) = runs["ours"](), runs["liblinear"]()  # the answers (and a warm-up)
+    median = timing.interleaved_medians(runs, args.repeats, warmup=0)
+    ours_seconds, theirs_seconds = median["ours"], median["liblinear"]
     ours_objective = ours["objective"]
     their_objective = 2 * lambdas * svm.liblinear_objectives(theirs_u, a, c)
     best = torch.minimum(ours_objective, their_objective)
     ratio = theirs_seconds / ours_seconds
     result = {
-        "name": "svm_path",
-        "title": f"SVM lambda path of {args.pair} ({len(lambdas)} lambdas, {len(y)} images, one CPU thread each): "
-                 "warm-started path solver vs LinearSVC lambda by lambda",
+        "name": Path(args.out).stem, "title": args.title,
         "device": "cpu", "lambdas": len(lambdas), "examples": len(y), "repeats": args.repeats,
         "rows": [{"measure": f"{args.pair}: {len(lambdas)}-lambda path (median of {args.repeats})",
                   "baseline": "LinearSVC (liblinear), lambda by lambda",

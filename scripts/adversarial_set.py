@@ -3,9 +3,9 @@ the test split; write its tensors and a JSON summary with its size per step and 
 
 import time
 
-from advrepro import attacks, data, io, models, provenance, runtime
+from advrepro import attacks, data, io, jobs, models, provenance, runtime
 
-sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+sm = jobs.snakemake_object(globals(), "adversarial_set")  # Snakemake's, or by hand: see advrepro.jobs
 spec, model_spec = sm.params.spec, sm.params.model_spec
 with runtime.log_to(sm.log[0]):
     started = time.time()

@@ -1,8 +1,8 @@
 """Draw one paper figure from evaluation results (or the dataset) and save it as PDF + PNG."""
 
-from advrepro import figures, io, papers
+from advrepro import figures, io, jobs, papers
 
-sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+sm = jobs.snakemake_object(globals(), "figure")  # Snakemake's, or by hand: see advrepro.jobs
 artifact, paper = sm.params.artifact, sm.wildcards.paper
 inputs = papers.ArtifactInputs.load(sm.input.results, sm.params.models, dataset=sm.input.get("dataset"),
                                     records=sm.input.get("records"))

@@ -3,10 +3,10 @@
 from datetime import datetime, timezone
 from pathlib import Path
 
-from advrepro import io, report
+from advrepro import io, jobs, report
 from advrepro.provenance import git_commit
 
-sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+sm = jobs.snakemake_object(globals(), "report")  # Snakemake's, or by hand: see advrepro.jobs
 report_dir = str(Path(sm.output.html).parent)
 context = {
     "scale": sm.params.scale,

@@ -1,8 +1,8 @@
 """Assemble one paper table from evaluation results and write it as CSV, LaTeX, HTML and JSON."""
 
-from advrepro import papers, tables
+from advrepro import jobs, papers, tables
 
-sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+sm = jobs.snakemake_object(globals(), "table")  # Snakemake's, or by hand: see advrepro.jobs
 artifact, paper = sm.params.artifact, sm.wildcards.paper
 inputs = papers.ArtifactInputs.load(sm.input.results, sm.params.models)
 long = papers.builder(paper, artifact["builder"])(artifact, inputs)

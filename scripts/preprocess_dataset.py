@@ -2,9 +2,9 @@
 
 import sys
 
-from advrepro import data, runtime
+from advrepro import jobs, preprocessing, runtime
 
-sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+sm = jobs.snakemake_object(globals(), "preprocess_dataset")  # Snakemake's, or by hand: see advrepro.jobs
 with runtime.log_to(sm.log[0]):
-    meta = data.preprocess(sm.input[0], sm.output[0], **(sm.params.options or {}))
+    meta = preprocessing.preprocess(sm.input[0], sm.output[0], sm.wildcards.preprocessing)
     print(f"preprocessed {sm.input[0]} -> {sm.output[0]}: {meta}", file=sys.stderr)

@@ -4,9 +4,9 @@ import nbformat
 import papermill
 from nbconvert import HTMLExporter
 
-from advrepro import io, runtime
+from advrepro import io, jobs, runtime
 
-sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+sm = jobs.snakemake_object(globals(), "notebook")  # Snakemake's, or by hand: see advrepro.jobs
 with runtime.log_to(sm.log[0]), io.atomic_path(sm.output.executed) as executed:
     papermill.execute_notebook(sm.input.notebook, str(executed), parameters=dict(sm.params.parameters),
                                kernel_name="python3", cwd=".", progress_bar=False)

@@ -5,9 +5,9 @@ import time
 
 import torch
 
-from advrepro import data, io, provenance, runtime, svm, theory
+from advrepro import data, io, jobs, provenance, runtime, svm, theory
 
-sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+sm = jobs.snakemake_object(globals(), "svm_path")  # Snakemake's, or by hand: see advrepro.jobs
 spec, pair = sm.params.spec, sm.wildcards.pair
 with runtime.log_to(sm.log[0]):
     started = time.time()

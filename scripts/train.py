@@ -4,9 +4,9 @@ provenance JSON with the training record beside them."""
 import time
 from pathlib import Path
 
-from advrepro import data, io, models, provenance, runtime, training
+from advrepro import data, io, jobs, models, provenance, runtime, training
 
-sm = snakemake  # noqa: F821  (injected by Snakemake's script directive)
+sm = jobs.snakemake_object(globals(), "train")  # Snakemake's, or by hand: see advrepro.jobs
 spec = sm.params.spec
 name = f"{sm.wildcards.paper}/{sm.wildcards.model}" + (" (first stage)" if sm.rule == "train_first_stage" else "")
 with runtime.log_to(sm.log[0]):
@@ -14,9 +14,7 @@ with runtime.log_to(sm.log[0]):
     device = runtime.select_device(sm.params.device)
     runtime.set_threads(sm.threads)
     runtime.seed_everything(spec["seed"])
-    images, labels, dataset_meta = data.load_split(sm.input.dataset, "train", limit=spec["train_examples"], device=device)
-    if "classes" in spec:  # a subset of the classes, relabelled (e.g. MNIST 3 vs 7)
-        images, labels = data.select_classes(images, labels, spec["classes"])
+    images, labels, dataset_meta = data.training_examples(sm.input.dataset, spec, device)
     model = models.build(spec["architecture"], spec["dataset"], **spec["options"]).to(device)
     first_stage = None
     if "first_stage" in sm.input.keys():  # two_stage continues from the first stage's weights

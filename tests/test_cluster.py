@@ -18,16 +18,21 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, smoke_args
-from test_workflow import _copy_checkout, job_counts, snakemake
+from test_workflow import REGISTRIES, _copy_checkout, job_counts, snakemake
 
 pytestmark = pytest.mark.workflow
 
 LOCAL_SLURM = REPO / "tests" / "cluster" / "local_slurm.sh"
 REQUIRE_CLUSTER = os.environ.get("ADVREPRO_REQUIRE_CLUSTER") == "1"
-# Rules that train or run a model: one GPU each. Every other rule (the SVM paths and their benchmark
-# run on one CPU thread): none.
-GPU_RULES = {"train", "train_first_stage", "evaluate", "adversarial_set", "benchmark_line_search",
-             "benchmark_train_step", "benchmark_fgsm", "benchmark_robust_step"}
+# Rules that train or run a model: one GPU each, and every benchmark but the CPU ones (`cpu: true` in the
+# registries: the SVM path benchmark runs on one CPU thread). Every other rule (the SVM paths too): none.
+GPU_RULES = {"train", "train_first_stage", "evaluate", "adversarial_set", "benchmark"}
+CPU_BENCHMARKS = {name for reg in REGISTRIES.values() for name, b in reg.get("benchmarks", {}).items() if b.get("cpu")}
+
+
+def wants_gpu(rule: str, job: str) -> bool:
+    """Whether a job of `rule`, described by `job` (its dry-run block or SLURM comment), should get a GPU."""
+    return rule in GPU_RULES and not (rule == "benchmark" and any(name in job for name in CPU_BENCHMARKS))
 CHEAP_RULES = {"prepare_dataset", "table", "figure", "notebook", "report", "all"}
 # The test node: like its GPUs (placeholders, CUDA_VISIBLE_DEVICES with no device behind it), larger
 # than the machine, so that jobs overlap while they wait on the status checks.
@@ -40,14 +45,14 @@ CLUSTER_TARGETS: list[str] = []
 STATUS = ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5"]
 
 
-def job_resources(result: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str]]]:
-    """(rule, resources) of every job that Snakemake lists, as its `resources:` line reports them."""
+def job_resources(result: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str], str]]:
+    """(rule, resources, the job's block) of every job that Snakemake lists, as its `resources:` line reports them."""
     jobs = []
     for block in re.split(r"^(?=\s*(?:local)?rule \w+:$)", result.stdout + result.stderr, flags=re.M):
         rule = re.match(r"\s*(?:local)?rule (\w+):$", block, re.M)  # indented inside a group job
         resources = re.search(r"^\s+resources: (.*)$", block, re.M)
         if rule and resources:
-            jobs.append((rule[1], dict(item.split("=", 1) for item in resources[1].split(", "))))
+            jobs.append((rule[1], dict(item.split("=", 1) for item in resources[1].split(", ")), block))
     return jobs
 
 
@@ -58,15 +63,15 @@ def test_slurm_profile_asks_for_a_gpu_exactly_for_the_jobs_that_run_models(tmp_p
     jobs = job_resources(result)
     assert len(jobs) == sum(job_counts(result).values())
     assert (result.stdout + result.stderr).count("Group job svm_paths") == 5  # 45 SVM paths in 5 submissions
-    rules = {rule for rule, _ in jobs}
-    assert {"train", "evaluate"} <= rules and CHEAP_RULES <= rules
+    rules = {rule for rule, _, _ in jobs}
+    assert {"train", "evaluate", "benchmark"} <= rules and CHEAP_RULES <= rules
     assert any(re.fullmatch(r"lyu2015_(table|fig)\w+", rule) for rule in rules)  # named targets
-    for rule, resources in jobs:
+    for rule, resources, block in jobs:
         assert resources["slurm_partition"] and resources["runtime"] and resources["mem_mb"], (rule, resources)
-        if rule in GPU_RULES:
+        if wants_gpu(rule, block):
             assert resources.get("gpu") == "1", (rule, resources)
         else:
-            assert "gpu" not in resources and "gres" not in resources, (rule, resources)
+            assert resources.get("gpu", "0") == "0" and "gres" not in resources, (rule, resources)
 
 
 # ---------------------------------------------------------------- a real SLURM cluster on loopback
@@ -178,8 +183,9 @@ def test_training_jobs_were_submitted_with_a_gpu_and_cheap_jobs_without(cluster_
     assert {rule: len(jobs) for rule, jobs in by_rule.items()} == planned
     assert "train" in by_rule and set(by_rule) - GPU_RULES  # both kinds were submitted
     for rule, jobs in by_rule.items():
-        want = "gres:gpu:1" if rule in GPU_RULES else None
-        assert all(job.get("TresPerJob") == want for job in jobs), (rule, [job.get("TresPerJob") for job in jobs])
+        for job in jobs:
+            want = "gres:gpu:1" if wants_gpu(rule, job["Comment"]) else None
+            assert job.get("TresPerJob") == want, (rule, job["Comment"], job.get("TresPerJob"))
     # Each training job saw the GPU that SLURM handed it, found no working CUDA behind it, and said so.
     train_logs = list((workdir / "results/logs/train").rglob("*.log"))
     assert train_logs

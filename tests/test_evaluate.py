@@ -5,10 +5,14 @@ import torch
 from torch import nn
 
 from advrepro import evaluate
-from advrepro.attacks import one_step
+from advrepro.attacks import input_gradient, one_step
 from advrepro.evaluate import (
-    clean_error, error_under_noise, input_gradient, min_perturbation_along_gradient, perturbation_statistics,
+    EvaluationInputs, clean_error, error_under_noise, min_perturbation_along_gradient, perturbation_statistics,
 )
+from advrepro.inference import map_batches
+from advrepro.papers.goodfellow2014 import logistic_regression_check
+from advrepro.papers.lyu2015 import perturbation_examples
+from advrepro.papers.tanay2016 import temperature_for_median_confidence
 
 
 def _linear_model(seed: int = 0) -> nn.Module:
@@ -105,11 +109,11 @@ def test_perturbation_examples_are_steps_of_norm_sigma_along_the_gradient():
     gen = torch.Generator().manual_seed(2)
     x, y = torch.rand(50, 1, 28, 28, generator=gen), torch.randint(0, 10, (50,), generator=gen)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
-    result = evaluate.perturbation_examples(model, x, y, p=2, sigmas=[1.0, 10.0], n=5, seed=3)
+    result = perturbation_examples(model, x, y, p=2, sigmas=[1.0, 10.0], n=5, seed=3)
     assert len(result["indices"]) == len(set(result["indices"])) == 5
     picked = x[result["indices"]]
     torch.testing.assert_close(torch.tensor(result["images"]), picked)
-    grad = evaluate.input_gradient(model, picked, y[result["indices"]])
+    grad = input_gradient(model, picked, y[result["indices"]])
     for step in result["perturbed"]:
         eps = torch.tensor(step["perturbations"])
         torch.testing.assert_close(eps.flatten(1).norm(dim=1), torch.full((5,), step["sigma"]))
@@ -128,7 +132,7 @@ def test_running_out_of_memory_halves_the_batch_and_gives_the_same_result(capsys
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return chunk * 2
 
-    torch.testing.assert_close(evaluate.map_batches(fn, x, batch_size=256), x * 2)
+    torch.testing.assert_close(map_batches(fn, x, batch_size=256), x * 2)
     assert sizes[:4] == [256, 128, 64, 64] and max(sizes[2:]) <= 64
     assert "out of memory: evaluating in batches of 64" in capsys.readouterr().err
 
@@ -164,29 +168,30 @@ def test_logistic_regression_check_needs_two_logits_and_matches_the_closed_form(
     model = nn.Sequential(nn.Flatten(), nn.Linear(20, 2)).double()
     x = torch.randn(60, 1, 4, 5, dtype=torch.float64)
     y = torch.randint(0, 2, (60,))
-    result = evaluate.logistic_regression_check(model, x, y, eps=0.25, n=4, seed=0)
+    result = logistic_regression_check(model, x, y, eps=0.25, n=4, seed=0)
     assert result["closed_form_max_abs_gap"] < 1e-10
     assert len(result["examples"]["images"]) == 4 and result["fgsm"]["error"] >= result["clean"]["error"]
     with pytest.raises(ValueError, match="two-logit"):
-        evaluate.logistic_regression_check(_linear_model(), x, y, eps=0.25, n=4, seed=0)
+        logistic_regression_check(_linear_model(), x, y, eps=0.25, n=4, seed=0)
 
 
 def test_unknown_evaluation_kind_names_the_allowed_ones():
     model = _linear_model()
     x, y = _data(model)
-    with pytest.raises(ValueError, match="fgsm, logistic_regression"):
-        evaluate.run("fgs", model, x, y, {}, seed=0)
+    with pytest.raises(ValueError, match=r"unknown evaluation kind 'fgs' \(did you mean 'fgsm'\?\); allowed: .*clean, fgsm"):
+        evaluate.run("fgs", EvaluationInputs(model, x, y), {})
 
 
 def test_adversarial_samples_come_from_the_set_with_the_changed_pixel():
+    import advrepro.papers.shaham2015  # noqa: F401  (registers the paper's evaluation kinds)
     from advrepro.attacks import adversarial_set
 
     model = _linear_model()
     x, y = _data(model)
     built = adversarial_set(model, x, y, [{"p": 1, "eps": 3.0}, {"p": 2, "eps": 1.0}])
     assert (built["step"] == 0).any()
-    result = evaluate.run("adversarial_samples", model, built["images"], built["labels"], {"n": 5, "p": 1},
-                          seed=0, adversarial_set=built)
+    result = evaluate.run("adversarial_samples", EvaluationInputs(model, built["images"], built["labels"],
+                                                                  adversarial_set=built), {"n": 5, "p": 1})
     assert [s["p"] for s in result["steps"]] == [1] * min(5, int((built["step"] == 0).sum()))
     for original, image, (c, h, w) in zip(result["originals"], result["images"], result["changed"]):
         diff = torch.tensor(image) - torch.tensor(original)
@@ -194,12 +199,10 @@ def test_adversarial_samples_come_from_the_set_with_the_changed_pixel():
     assert all(p != label for p, label in zip(result["predictions"], result["labels"]))
     assert result["original_predictions"] == result["labels"]
     with pytest.raises(ValueError, match="adversarial_set"):
-        evaluate.run("adversarial_samples", model, x, y, {"n": 5}, seed=0)
+        evaluate.run("adversarial_samples", EvaluationInputs(model, x, y), {"n": 5})
 
 
 def test_temperature_sets_the_median_top_probability():
-    from advrepro.evaluate import temperature_for_median_confidence
-
     logits = torch.randn(501, 10, generator=torch.Generator().manual_seed(0)) * 7
     t = temperature_for_median_confidence(logits, 0.95)
     assert (logits / t).softmax(1).max(1).values.median().item() == pytest.approx(0.95, abs=1e-5)

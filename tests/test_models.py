@@ -3,8 +3,8 @@ import torch
 from torch import nn
 
 from advrepro import models
-from advrepro.models import (INPUT_SHAPES, Maxout, PylearnDropout, UntiedBias, build, conv_maxout_cifar_small,
-                             conv_maxout_mnist, init_irange_, maxout_mlp, parameter_groups, project_max_norm_,
+from advrepro.models import (Maxout, PylearnDropout, UntiedBias, build, conv_maxout_cifar_small,
+                             conv_maxout_mnist, init_irange_, input_shape, maxout_mlp, parameter_groups, project_max_norm_,
                              weight_parameters)
 
 DATASET = {"softmax_regression": "mnist", "sigmoid_mlp": "mnist", "relu_mlp": "mnist", "maxout_mlp": "mnist",
@@ -41,10 +41,10 @@ def _pooled_sizes(model: nn.Module, x: torch.Tensor) -> list[int]:
 
 
 def test_ceil_mode_pooling_gives_the_pylearn2_spatial_sizes():
-    mnist = conv_maxout_mnist(INPUT_SHAPES["mnist"])
+    mnist = conv_maxout_mnist(input_shape("mnist"))
     assert _pooled_sizes(mnist, torch.zeros(2, 1, 28, 28)) == [10, 4, 3]
     assert mnist[-1].in_features == 24 * 3 * 3
-    cifar = conv_maxout_cifar_small(INPUT_SHAPES["cifar10_gcn_zca"])
+    cifar = conv_maxout_cifar_small(input_shape("cifar10_gcn_zca"))
     assert _pooled_sizes(cifar, torch.zeros(2, 3, 32, 32)) == [16, 7, 5]
 
 
@@ -53,8 +53,8 @@ def test_every_builder_gives_batch_by_10_logits(architecture):
     dataset = DATASET[architecture]
     model = build(architecture, dataset)
     for mode in (True, False):
-        assert model.train(mode)(torch.randn(3, *INPUT_SHAPES[dataset])).shape == (3, 10)
-    assert INPUT_SHAPES["cifar10_gcn_zca"] == INPUT_SHAPES["cifar10"] == (3, 32, 32)
+        assert model.train(mode)(torch.randn(3, *input_shape(dataset))).shape == (3, 10)
+    assert input_shape("cifar10_gcn_zca") == input_shape("cifar10") == (3, 32, 32)
 
 
 def test_builders_take_options_and_set_paper_max_norms():
@@ -131,7 +131,7 @@ def test_pylearn_dropout_hidden_layer_scales_kept_values_by_two():
 
 def test_maxout_mlp_is_deterministic_in_eval_and_stochastic_in_train():
     torch.manual_seed(0)
-    model = maxout_mlp(INPUT_SHAPES["mnist"], units=20)
+    model = maxout_mlp(input_shape("mnist"), units=20)
     x = torch.rand(8, 1, 28, 28)
     model.eval()
     assert torch.equal(model(x), model(x))
@@ -142,7 +142,7 @@ def test_maxout_mlp_is_deterministic_in_eval_and_stochastic_in_train():
 
 
 def test_parameter_groups_cover_every_parameter_once_and_scale_the_cifar_convs():
-    model = conv_maxout_cifar_small(INPUT_SHAPES["cifar10"])
+    model = conv_maxout_cifar_small(input_shape("cifar10"))
     groups = parameter_groups(model)
     grouped = [p for g in groups for p in g["params"]]
     assert len(grouped) == len({id(p) for p in grouped}) == len(list(model.parameters()))

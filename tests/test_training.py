@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from advrepro import objectives, training
+from advrepro.inference import error_rate
 from advrepro.models import build
 from advrepro.perturbations import steepest_ascent
 
@@ -240,7 +241,7 @@ def test_two_stage_protocol_stops_when_the_held_out_objective_reaches_the_first_
     first = training.train(model, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s1.pt", checkpoint_every=1)
     assert 1 <= first["best_epoch"] <= first["epochs"] <= 6
     assert first["best_error"] == min(h["valid_error"] for h in first["history"])
-    assert training.error_rate(model, x[90:], y[90:]) == first["best_error"]  # best weights restored
+    assert error_rate(model, x[90:], y[90:]) == first["best_error"]  # best weights restored
     second = training.train(model, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s2.pt", checkpoint_every=1,
                             first_stage=first)
     held_out = [h["held_out_objective"] for h in second["history"]]
@@ -287,7 +288,7 @@ def test_monitor_logs_an_error_per_epoch_without_changing_training(tmp_path):
     (plain, plain_history), (monitored, history) = runs["plain"], runs["monitored"]
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), monitored.state_dict().values()))
     assert len(history) == SPEC["epochs"] and "monitor_error" not in plain_history[0]
-    assert history[-1]["monitor_error"] == training.error_rate(monitored, x[:50], y[:50])
+    assert history[-1]["monitor_error"] == error_rate(monitored, x[:50], y[:50])
 
 
 def test_adversarial_objective_with_alpha_one_is_plain_training():
@@ -346,7 +347,7 @@ def test_adversarial_validation_early_stopping_then_retraining_from_scratch(tmp_
     first = training.train(model, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s1.pt", checkpoint_every=1)
     from advrepro.evaluate import fgsm_sweep  # the validation error is the FGSM error on the held-out part
     (row,) = fgsm_sweep(model, x[90:], y[90:], epsilons=[0.1])
-    assert row["error"] == first["best_error"] > training.error_rate(model, x[90:], y[90:])
+    assert row["error"] == first["best_error"] > error_rate(model, x[90:], y[90:])
     torch.manual_seed(0)
     fresh = build("softmax_regression", "mnist")
     second = training.train(fresh, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s2.pt", checkpoint_every=1,

@@ -18,22 +18,22 @@ import yaml
 LYU2015 = yaml.safe_load((REPO / "config/papers/lyu2015.yaml").read_text())
 PAPER_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 1, "train_first_stage": 13, "train": 28, "evaluate": 43,
               "table": len(LYU2015["tables"]), "figure": len(LYU2015["figures"]), "notebook": 1,
-              "benchmark_line_search": 1, "benchmark_train_step": 1, "report": 1}
+              "benchmark": 2, "report": 1}
 GOODFELLOW2014 = yaml.safe_load((REPO / "config/papers/goodfellow2014.yaml").read_text())
 # 13 models (11 with a first stage: four two-stage 240-unit maxouts, six early-stopping-then-retrain
 # wide maxouts, the CIFAR-10 conv maxout); evaluations: clean x 8, fgsm x 12, transfer 2 x 2, logistic 1
 GOODFELLOW2014_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 1, "train_first_stage": 11, "train": 13,
                        "evaluate": 25, "table": len(GOODFELLOW2014["tables"]), "figure": len(GOODFELLOW2014["figures"]),
-                       "notebook": 1, "benchmark_fgsm": 1, "report": 1}
+                       "notebook": 1, "benchmark": 1, "report": 1}
 SHAHAM2015 = yaml.safe_load((REPO / "config/papers/shaham2015.yaml").read_text())
 SHAHAM2015_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 2, "train": 7, "adversarial_set": 2, "evaluate": 24,
                    "table": len(SHAHAM2015["tables"]), "figure": len(SHAHAM2015["figures"]), "notebook": 1,
-                   "benchmark_robust_step": 1, "report": 1}
+                   "benchmark": 1, "report": 1}
 TANAY2016 = yaml.safe_load((REPO / "config/papers/tanay2016.yaml").read_text())
 # 45 SVM paths (one job per pair), the centered MNIST, LeNet low/high
 TANAY2016_JOBS = {"prepare_dataset": 1, "preprocess_dataset": 1, "svm_path": 45, "train": 2, "evaluate": 6,
                   "table": len(TANAY2016["tables"]), "figure": len(TANAY2016["figures"]), "notebook": 1,
-                  "benchmark_svm_path": 1, "report": 1}
+                  "benchmark": 1, "report": 1}
 REGISTRIES = {"lyu2015": LYU2015, "goodfellow2014": GOODFELLOW2014, "shaham2015": SHAHAM2015, "tanay2016": TANAY2016}
 PAPER_SCALE_JOBS = {"lyu2015": PAPER_JOBS, "goodfellow2014": GOODFELLOW2014_JOBS, "shaham2015": SHAHAM2015_JOBS,
                     "tanay2016": TANAY2016_JOBS}
@@ -76,9 +76,7 @@ def checkout(tmp_path):
 def test_paper_scale_dry_run_lists_every_job(checkout, paper):
     counts = job_counts(snakemake(checkout, "-n", "--config", f'papers=["{paper}"]'))
     expected = PAPER_SCALE_JOBS[paper]
-    assert {rule: counts.get(rule) for rule in expected} == expected
-    others = {rule for jobs in PAPER_SCALE_JOBS.values() for rule in jobs if rule.startswith("benchmark_")} - set(expected)
-    assert not others & set(counts)  # each paper's benchmarks come with it alone
+    assert {rule: counts.get(rule) for rule in expected} == expected  # each paper's own benchmarks only
 
 
 @pytest.mark.parametrize("paper", PAPER_SCALE_JOBS)
@@ -120,8 +118,9 @@ def test_smoke_run_produces_the_report_and_every_artifact(smoke_run):
     assert "40.07" in html and "13.26" in html  # printed numbers of Tables VII and III, from the registry
     assert "cited: Mairal et al. 2014" in html  # a cited row, marked as such
     assert "synthetic-standin" in html  # CIFAR-10 came from the stand-in, and the report says so
-    benchmark = json.loads((workdir / "results/benchmarks/train_step.json").read_text())
-    assert {r["measure"].split(":")[0] for r in benchmark["rows"]} == {"maxout_mlp", "conv_maxout_mnist"}
+    benchmark = json.loads((workdir / "results/benchmarks/lyu2015/train_step.json").read_text())
+    assert {r["measure"].split(":")[0] for r in benchmark["rows"]} == {"maxout_grad_p2 (maxout_mlp)",
+                                                                        "conv_maxout_grad_p2 (conv_maxout_mnist)"}
     assert (workdir / "results/report/notebooks/lyu2015.html").exists()
     if shutil.which("latexmk") or os.environ.get("CI"):  # CI installs TeX: the PDF must build there
         assert (workdir / "results/report/report.pdf").read_bytes()[:5] == b"%PDF-"
@@ -156,7 +155,7 @@ def test_smoke_run_reports_every_goodfellow2014_artifact_beside_the_papers_numbe
     assert transfer.count("maxout1600_adv_s1") == 2 and "crafted on the original" in transfer
     logistic = json.loads((workdir / "results/evals/goodfellow2014/logreg_3v7/logistic.json").read_text())
     assert logistic["closed_form_max_abs_gap"] < 1e-4  # the closed form holds on the trained model
-    benchmark = json.loads((workdir / "results/benchmarks/fgsm.json").read_text())
+    benchmark = json.loads((workdir / "results/benchmarks/goodfellow2014/fgsm.json").read_text())
     assert benchmark["rows"][0]["seconds"] > 0
     assert (workdir / "results/report/notebooks/goodfellow2014.html").exists()
 
@@ -177,8 +176,8 @@ def test_smoke_run_has_every_shaham2015_artifact_beside_the_papers_numbers(smoke
             assert evaluation["error"] == 1.0
     history = json.loads((workdir / "results/models/shaham2015/cifar_baseline/provenance.json").read_text())
     assert all("monitor_error" in h for h in history["training"]["history"])  # Fig. 5's per-epoch test accuracy
-    benchmark = json.loads((workdir / "results/benchmarks/robust_step.json").read_text())
-    assert {r["measure"].split(":")[0] for r in benchmark["rows"]} == {"shaham_mnist_convnet"}
+    benchmark = json.loads((workdir / "results/benchmarks/shaham2015/robust_step.json").read_text())
+    assert [r["measure"].split(":")[0] for r in benchmark["rows"]] == ["robust_l2 (shaham_mnist_convnet)"]
     assert (workdir / "results/report/notebooks/shaham2015.html").exists()
 
 
@@ -195,7 +194,7 @@ def test_tanay2016_smoke_run_produces_every_artifact(smoke_run):
     assert "1.42" in html and "[L2W]" in html  # the authors' 3v7 best test error, with its source
     identity = (workdir / "results/tables/tanay2016/identity_check.csv").read_text().splitlines()[1:]
     assert identity and all(float(line.split(",")[3]) < 1e-6 for line in identity)
-    benchmark = json.loads((workdir / "results/benchmarks/svm_path.json").read_text())
+    benchmark = json.loads((workdir / "results/benchmarks/tanay2016/svm_path.json").read_text())
     assert benchmark["rows"][0]["ratio"] > 0 and benchmark["lambdas"] == 9
     assert (workdir / "results/report/notebooks/tanay2016.html").exists()
 

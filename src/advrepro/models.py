@@ -14,10 +14,13 @@ from typing import Callable, Iterator, NamedTuple
 import torch
 from torch import nn
 
+from advrepro.data import DATASETS
 from advrepro.io import load_tensors
+from advrepro.kinds import Kinds
+from advrepro.preprocessing import PREPROCESSING
 
-INPUT_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar10_gcn_zca": (3, 32, 32),
-                "mnist_standardize_pad32": (1, 32, 32), "cifar10_yuv": (3, 32, 32), "mnist_centered": (1, 28, 28)}
+ARCHITECTURES = Kinds("architecture", fixed=("input_shape",))
+"""Model builders: (input_shape, **registry options) -> nn.Module."""
 
 PYLEARN2_IRANGE = 0.005  # `irange: .005` of every layer in the maxout configs
 
@@ -29,6 +32,7 @@ def _n_inputs(input_shape: tuple) -> int:
     return n_inputs
 
 
+@ARCHITECTURES.register()
 def softmax_regression(input_shape: tuple, n_classes: int = 10) -> nn.Module:
     """Single-layer softmax model on flattened pixels (Lyu section V, Goodfellow section 4)."""
     return nn.Sequential(nn.Flatten(), nn.Linear(_n_inputs(input_shape), n_classes))
@@ -198,12 +202,14 @@ def _mlp(input_shape: tuple, n_classes: int, hidden: tuple, make_hidden: Callabl
     return nn.Sequential(*layers)
 
 
+@ARCHITECTURES.register()
 def sigmoid_mlp(input_shape: tuple, n_classes: int = 10, hidden: tuple = (600, 600),
                 max_norm: float = 15 ** 0.5) -> nn.Module:
     """Sigmoid MLP 2x600 with max norm sqrt(15) on every Linear, no dropout (Lyu et al. 2015 section V)."""
     return _mlp(input_shape, n_classes, tuple(hidden), lambda n, w: [nn.Linear(n, w), nn.Sigmoid()], max_norm, None)
 
 
+@ARCHITECTURES.register()
 def relu_mlp(input_shape: tuple, n_classes: int = 10, hidden: tuple = (1024, 1024, 1024), max_norm: float = 3.5,
              input_include: float = 0.8, hidden_include: float = 0.5) -> nn.Module:
     """ReLU MLP with pylearn2-style dropout before every Linear and max norm on each (Lyu et al. 2015)."""
@@ -211,6 +217,7 @@ def relu_mlp(input_shape: tuple, n_classes: int = 10, hidden: tuple = (1024, 102
                 (input_include, hidden_include))
 
 
+@ARCHITECTURES.register()
 def maxout_mlp(input_shape: tuple, n_classes: int = 10, units: int = 240, pieces: int = 5, layers: int = 2,
                max_col_norm: float = 1.9365, input_include: float = 0.8, hidden_include: float = 0.5) -> nn.Module:
     """Permutation-invariant maxout MLP, Goodfellow et al. 2013, pylearn2 mnist_pi.yaml (irange init)."""
@@ -296,6 +303,7 @@ def _conv_maxout(input_shape: tuple, n_classes: int, conv_layers: tuple, fc_laye
     return init_irange_(nn.Sequential(*layers))
 
 
+@ARCHITECTURES.register()
 def conv_maxout_mnist(input_shape: tuple, n_classes: int = 10, input_include: float = 0.8,
                       hidden_include: float = 0.5, tied_bias: bool = False) -> nn.Module:
     """Conv maxout for MNIST, Goodfellow et al. 2013, pylearn2 mnist.yaml (spatial 21->10, 9->4, 6->3).
@@ -306,6 +314,7 @@ def conv_maxout_mnist(input_shape: tuple, n_classes: int = 10, input_include: fl
                         hidden_include=hidden_include, tied_bias=tied_bias)
 
 
+@ARCHITECTURES.register()
 def conv_maxout_cifar_small(input_shape: tuple, n_classes: int = 10, input_include: float = 0.8,
                             hidden_include: float = 0.5, conv_lr_scale: float = 0.05) -> nn.Module:
     """Small CIFAR-10 conv maxout, Goodfellow et al. 2013, pylearn2 cifar10_old_small.yaml (33->16, 15->7, 9->5)."""
@@ -317,6 +326,7 @@ def conv_maxout_cifar_small(input_shape: tuple, n_classes: int = 10, input_inclu
 # --- Shaham, Yamada & Negahban 2015 (RobustTraining, cifar.torch) ------------------------------------
 
 
+@ARCHITECTURES.register()
 def shaham_mnist_convnet(input_shape: tuple, n_classes: int = 10, input_normalization: bool = False) -> nn.Module:
     """The MNIST convnet of Shaham et al. 2015, section 5.1 (RobustTraining train-baseline.lua):
     conv 32 k5 -> ReLU -> max pool 3/3 -> conv 64 k5 -> ReLU -> max pool 2/2 -> FC 200 -> ReLU -> 10.
@@ -338,6 +348,7 @@ VGG_BN_DROP = ((64, 0.3), (64, None), "M", (128, 0.4), (128, None), "M", (256, 0
 """cifar.torch models/vgg_bn_drop.lua: (channels, dropout after the block) per ConvBNReLU, "M" a 2x2 max pool."""
 
 
+@ARCHITECTURES.register()
 def vgg_bn_drop(input_shape: tuple, n_classes: int = 10, width: float = 1.0, dropout: bool = True) -> nn.Module:
     """cifar.torch's VGG with batch normalization and dropout (Shaham et al. 2015, section 5.2).
 
@@ -367,6 +378,7 @@ def vgg_bn_drop(input_shape: tuple, n_classes: int = 10, width: float = 1.0, dro
     return nn.Sequential(*layers)
 
 
+@ARCHITECTURES.register()
 def lenet_mnist(input_shape: tuple, n_classes: int = 10, init_std: float = 0.01) -> nn.Module:
     """MatConvNet's cnn_mnist "baseline" (no batch normalization; setups.md 5.2, Tanay & Griffin 2016):
     conv 5x5x20 -> max pool 2/2 -> conv 5x5x50 -> max pool 2/2 -> conv 4x4x500 -> ReLU (the only
@@ -382,24 +394,17 @@ def lenet_mnist(input_shape: tuple, n_classes: int = 10, init_std: float = 0.01)
     return model
 
 
-BUILDERS: dict[str, Callable[..., nn.Module]] = {
-    "softmax_regression": softmax_regression,
-    "sigmoid_mlp": sigmoid_mlp,
-    "relu_mlp": relu_mlp,
-    "maxout_mlp": maxout_mlp,
-    "conv_maxout_mnist": conv_maxout_mnist,
-    "conv_maxout_cifar_small": conv_maxout_cifar_small,
-    "shaham_mnist_convnet": shaham_mnist_convnet,
-    "vgg_bn_drop": vgg_bn_drop,
-    "lenet_mnist": lenet_mnist,
-}
+def input_shape(dataset: str) -> tuple:
+    """(C, H, W) of a dataset's images: the raw dataset's, through its preprocessing's shape map if any
+    (a dataset name is `<raw>` or `<raw>_<preprocessing kind>`)."""
+    raw, _, kind = dataset.partition("_")
+    shape = DATASETS.lookup(raw).shape
+    return getattr(PREPROCESSING.lookup(kind), "shape", lambda s: s)(shape) if kind else shape
 
 
 def build(architecture: str, dataset: str, **options) -> nn.Module:
     """Build `architecture` for `dataset`; unknown names fail with the allowed ones."""
-    if architecture not in BUILDERS:
-        raise ValueError(f"unknown architecture {architecture!r}; allowed: {', '.join(sorted(BUILDERS))}")
-    return BUILDERS[architecture](INPUT_SHAPES[dataset], **options)
+    return ARCHITECTURES.lookup(architecture)(input_shape(dataset), **options)
 
 
 def load_trained(spec: dict, weights, device) -> nn.Module:

@@ -7,15 +7,18 @@ is active in every forward pass, including the one that finds a perturbation).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
 from torch import nn
 
+from advrepro.kinds import Kinds
 from advrepro.models import weight_parameters
 from advrepro.perturbations import dual_norm, steepest_ascent
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+OBJECTIVES = Kinds("objective")
+"""Objective factories: (**registry options) -> Objective; the registry names one with `name`."""
 
 
 def _check_reduction(loss_reduction: str) -> None:
@@ -23,7 +26,8 @@ def _check_reduction(loss_reduction: str) -> None:
         raise ValueError(f"unknown loss_reduction {loss_reduction!r}; allowed: mean, sum")
 
 
-def weight_decay_objective(weight_decay: float = 0.0, loss_reduction: str = "mean") -> Objective:
+@OBJECTIVES.register("plain")
+def weight_decay_objective(weight_decay: float = 0.0, loss_reduction: Literal["mean", "sum"] = "mean") -> Objective:
     """Cross-entropy (mean or sum over the batch) + (lambda/2) * sum of squared weights, biases exempt.
 
     With loss_reduction="sum" the penalty weighs against the summed batch loss, so lambda acts
@@ -49,7 +53,9 @@ def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.
     return grad
 
 
-def gradient_regularization(p: float = 2.0, sigma: float = 1.0, form: str = "perturbation") -> Objective:
+@OBJECTIVES.register()
+def gradient_regularization(p: float = 2.0, sigma: float = 1.0,
+                            form: Literal["perturbation", "double_backprop"] = "perturbation") -> Objective:
     """Lyu et al. 2015 gradient regularization of the p-norm family, in one of two forms.
 
     "perturbation" (eq. 1-3): the loss L(x + eps) at eps = steepest_ascent(grad_x L, p, sigma),
@@ -75,6 +81,7 @@ def gradient_regularization(p: float = 2.0, sigma: float = 1.0, form: str = "per
     return perturbation if form == "perturbation" else double_backprop
 
 
+@OBJECTIVES.register()
 def adversarial(alpha: float = 0.5, eps: float = 0.25, p: float = math.inf) -> Objective:
     """Goodfellow et al. 2014, eq. 6: alpha J(x) + (1 - alpha) J(x + eps sign(grad_x J)) at p = inf.
 
@@ -96,6 +103,7 @@ def adversarial(alpha: float = 0.5, eps: float = 0.25, p: float = math.inf) -> O
     return objective
 
 
+@OBJECTIVES.register()
 def robust(p: float = float("inf"), eps: float = 0.0) -> Objective:
     """Shaham et al. 2015, Algorithm 1: the loss only at x + Delta, Delta = steepest_ascent(grad_x L, p, eps)
     (eq. 11) found in the model's current (train) mode; the clean batch never enters the update.
@@ -111,7 +119,8 @@ NOISE = {
 """Input noise of a given scale: N(0, scale^2 I), +-scale with equal odds, U(-scale, scale)."""
 
 
-def input_noise(kind: str = "gaussian", scale: float = 0.0) -> Objective:
+@OBJECTIVES.register()
+def input_noise(kind: Literal["gaussian", "sign", "uniform"] = "gaussian", scale: float = 0.0) -> Objective:
     """The loss at x + noise, a fresh draw every batch from the global RNG (so checkpoints replay it).
 
     gaussian: the ReLU + dropout + Gaussian row of Lyu Table I; sign and uniform: Goodfellow
@@ -127,18 +136,6 @@ def input_noise(kind: str = "gaussian", scale: float = 0.0) -> Objective:
     return objective
 
 
-OBJECTIVES: dict[str, Callable[..., Objective]] = {
-    "plain": weight_decay_objective,
-    "gradient_regularization": gradient_regularization,
-    "input_noise": input_noise,
-    "adversarial": adversarial,
-    "robust": robust,
-}
-
-
 def make_objective(spec: dict) -> Objective:
     """Build the objective named by spec["name"] with the remaining keys as options."""
-    options = {k: v for k, v in spec.items() if k != "name"}
-    if spec["name"] not in OBJECTIVES:
-        raise ValueError(f"unknown objective {spec['name']!r}; allowed: {', '.join(sorted(OBJECTIVES))}")
-    return OBJECTIVES[spec["name"]](**options)
+    return OBJECTIVES.lookup(spec["name"])(**{k: v for k, v in spec.items() if k != "name"})

@@ -114,7 +114,7 @@ def _types(schema: dict) -> list:
     return [kind] if isinstance(kind, str) else kind
 
 
-GROUPS = ("models", "evaluations", "tables", "figures", "adversarial_sets")
+GROUPS = ("models", "evaluations", "tables", "figures", "adversarial_sets", "benchmarks")
 
 
 def _overrides_source(key: str, configfiles) -> str:
@@ -152,17 +152,27 @@ def load(config: dict, root: str | Path, configfiles=()) -> dict[str, dict]:
     for key in config["papers"]:
         name = f"config/papers/{key}.yaml"
         base = read_yaml(root / name, name)
-        validate(base, schemas / "paper.schema.yaml", name)
-        _check_references(base, name)
+        _check(base, key, schemas, name)
         overrides = config["overrides"].get(key) or {}
         source = f"{_overrides_source(key, configfiles)} (over {name})"
         _check_override_names(base, overrides, source)
         registry = deep_merge(base, overrides)
         if overrides:
-            validate(registry, schemas / "paper.schema.yaml", source)
-            _check_references(registry, source)
+            _check(registry, key, schemas, source)
         papers[key] = registry
     return papers
+
+
+def _check(registry: dict, key: str, schemas: Path, source: str) -> None:
+    """The registry of paper `key` against the schema, its cross-references, and the names and options of the
+    kinds it chooses against their registered signatures (advrepro.catalog); errors name `source`."""
+    from advrepro import catalog  # imports the library (torch): only when a registry is checked
+
+    validate(registry, schemas / "paper.schema.yaml", source)
+    _check_references(registry, source)
+    problems = catalog.problems(key, registry)
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
 
 
 def _check_references(registry: dict, source: str) -> None:
@@ -180,6 +190,11 @@ def _check_references(registry: dict, source: str) -> None:
         if "source" in evaluation and evaluation["source"] not in registry["models"]:
             raise ConfigError(f"{source}: evaluations -> {name} -> source names {evaluation['source']!r}, which is "
                               f"not defined; allowed: {', '.join(sorted(registry['models']))}")
+    for name, benchmark in registry.get("benchmarks", {}).items():
+        for ref in benchmark.get("models", []):
+            if ref not in registry["models"]:
+                raise ConfigError(f"{source}: benchmarks -> {name} -> models names {ref!r}, which is not defined; "
+                                  f"allowed: {', '.join(sorted(registry['models']))}")
     sets = registry.get("adversarial_sets", {})
     for name, entry in sets.items():
         if entry["model"] not in registry["models"]:
@@ -207,6 +222,14 @@ def model_spec(config: dict, registry: dict, model: str) -> dict:
                                                            limits["max_epochs"])
     spec["train_examples"] = _cap(spec.get("train_examples"), limits["train_examples"])
     spec.setdefault("options", {})
+    return spec
+
+
+def benchmark_spec(config: dict, registry: dict, benchmark: str) -> dict:
+    """The benchmark's registry entry with the scale's limits applied (its `examples` option)."""
+    spec = copy.deepcopy(registry["benchmarks"][benchmark])
+    if "examples" in spec.get("options", {}):
+        spec["options"]["examples"] = _cap(spec["options"]["examples"], config["limits"]["eval_examples"])
     return spec
 
 

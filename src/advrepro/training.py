@@ -1,7 +1,8 @@
-"""One training loop for every model: pylearn2's momentum rule and schedules, max-norm constraints,
-early stopping, the two-stage protocol, seeded shuffles, progress, checkpoint/resume.
+"""One training loop for every model: optimizers and schedules (pylearn2's momentum rule, Torch7/MatConvNet
+SGD), max-norm constraints, seeded shuffles, progress, checkpoint/resume; the protocols that say what a
+stage trains on, for how many epochs and what happens after each epoch.
 
-Protocols (spec["protocol"]["kind"]):
+Protocols (spec["protocol"]["kind"], registered in PROTOCOLS):
   fixed           spec["epochs"] epochs on every example given.
   early_stopping  hold out the last `validation_fraction` of the examples, stop after `patience`
                   epochs without a lower held-out error, keep the best epoch's weights, and record
@@ -26,14 +27,17 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from advrepro.evaluate import fgsm_sweep, predict
+from advrepro.attacks import one_step
+from advrepro.data import held_out_split
+from advrepro.inference import error_rate, map_batches, predict
 from advrepro.io import UnreadableFile, load_tensors, save_tensors
+from advrepro.kinds import Kinds
 from advrepro.models import parameter_groups, project_max_norm_
 from advrepro.objectives import Objective, make_objective
 from advrepro.provenance import config_hash, tensor_digest
@@ -61,25 +65,34 @@ class MomentumSGD(torch.optim.Optimizer):
                 param.add_(velocity)
 
 
-def make_optimizer(model: nn.Module, spec: dict) -> torch.optim.Optimizer:
-    """The optimizer named by spec["optimizer"]["kind"] (default pylearn2_momentum).
+# --- optimizers and learning-rate schedules, chosen by name in the registry ---------------------------
 
-    pylearn2_momentum: MomentumSGD over the model's lr_scale groups (the maxout recipes).
-    sgd: torch.optim.SGD with `dampening` and `weight_decay` (added to the gradient, biases
-    included). With dampening = momentum it is Torch7 optim.sgd (Shaham et al. 2015, whose first
-    step stores the raw gradient, as torch's does); with dampening 0, MatConvNet's update
-    v <- m v - wd w - grad; w <- w + lr v (Tanay & Griffin 2016's LeNet).
-    """
+OPTIMIZERS = Kinds("optimizer", fixed=("model", "lr", "momentum"))
+"""(model, lr, momentum, **registry options) -> torch.optim.Optimizer."""
+
+
+@OPTIMIZERS.register()
+def pylearn2_momentum(model: nn.Module, lr: float, momentum: float) -> torch.optim.Optimizer:
+    """MomentumSGD over the model's lr_scale groups (the maxout recipes)."""
+    return MomentumSGD(parameter_groups(model), lr=lr, momentum=momentum)
+
+
+@OPTIMIZERS.register()
+def sgd(model: nn.Module, lr: float, momentum: float, dampening: float = 0.0,
+        weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """torch.optim.SGD, `weight_decay` added to the gradient (biases included). With dampening = momentum it is
+    Torch7 optim.sgd (Shaham et al. 2015, whose first step stores the raw gradient, as torch's does); with
+    dampening 0, MatConvNet's update v <- m v - wd w - grad; w <- w + lr v (Tanay & Griffin 2016's LeNet)."""
+    if any(group["lr_scale"] != 1.0 for group in parameter_groups(model)):
+        raise ValueError("lr_scale is pylearn2's: train this model with optimizer kind pylearn2_momentum")
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, dampening=dampening,
+                           weight_decay=weight_decay)
+
+
+def make_optimizer(model: nn.Module, spec: dict) -> torch.optim.Optimizer:
+    """The optimizer named by spec["optimizer"]["kind"] (default pylearn2_momentum) with its options."""
     options = dict(spec.get("optimizer", {"kind": "pylearn2_momentum"}))
-    kind = options.pop("kind")
-    if kind == "pylearn2_momentum":
-        return MomentumSGD(parameter_groups(model), lr=spec["lr"], momentum=spec["momentum"])
-    if kind == "sgd":
-        if any(group["lr_scale"] != 1.0 for group in parameter_groups(model)):
-            raise ValueError("lr_scale is pylearn2's: train this model with optimizer kind pylearn2_momentum")
-        return torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=spec["momentum"],
-                               dampening=options.get("dampening", 0.0), weight_decay=options.get("weight_decay", 0.0))
-    raise ValueError(f"unknown optimizer kind {kind!r}; allowed: pylearn2_momentum, sgd")
+    return OPTIMIZERS.lookup(options.pop("kind"))(model, spec["lr"], spec["momentum"], **options)
 
 
 def _progress(epoch: int, saturate_epoch: int) -> float:
@@ -87,26 +100,40 @@ def _progress(epoch: int, saturate_epoch: int) -> float:
     return min(epoch / max(saturate_epoch - 1, 1), 1.0)
 
 
-def learning_rate(spec: dict, epoch: int, step: int) -> float:
-    """The rate for minibatch `step` (counted over the whole run) of 0-based `epoch`.
+SCHEDULES = Kinds("lr_schedule", fixed=("lr", "epochs", "epoch", "step"))
+"""(base lr, epochs of the run, 0-based epoch, minibatch step over the whole run, **options) -> the rate."""
 
-    lr_schedule kinds: constant; linear (to lr * final_fraction at saturate_epoch, by default the
-    last epoch: pylearn2 LinearDecayOverEpoch); exponential (lr / factor^step, floored at min_lr:
-    pylearn2 ExponentialDecay, applied per minibatch).
-    """
-    schedule = spec.get("lr_schedule", {"kind": "constant"})
-    if schedule["kind"] == "constant":
-        return spec["lr"]
-    if schedule["kind"] == "linear":
-        progress = _progress(epoch, schedule.get("saturate_epoch", spec["epochs"]))
-        return spec["lr"] * (1 - progress * (1 - schedule["final_fraction"]))
-    if schedule["kind"] == "exponential":
-        return max(spec["lr"] / schedule["factor"] ** step, schedule["min_lr"])
-    if schedule["kind"] == "inverse_time":
-        steps_down = (epoch + 1) // schedule["every"] if "every" in schedule else 0
-        return spec["lr"] * schedule.get("factor", 1.0) ** steps_down / (1 + step * schedule["decay"])
-    raise ValueError(f"unknown lr_schedule kind {schedule['kind']!r}; allowed: constant, linear, exponential, "
-                     "inverse_time")
+
+@SCHEDULES.register()
+def constant(lr: float, epochs: int, epoch: int, step: int) -> float:
+    return lr
+
+
+@SCHEDULES.register()
+def linear(lr: float, epochs: int, epoch: int, step: int, final_fraction: float,
+           saturate_epoch: int | None = None) -> float:
+    """To lr * final_fraction at saturate_epoch, by default the last epoch (pylearn2 LinearDecayOverEpoch)."""
+    return lr * (1 - _progress(epoch, saturate_epoch or epochs) * (1 - final_fraction))
+
+
+@SCHEDULES.register()
+def exponential(lr: float, epochs: int, epoch: int, step: int, factor: float, min_lr: float) -> float:
+    """lr / factor^step, floored at min_lr (pylearn2 ExponentialDecay, applied per minibatch)."""
+    return max(lr / factor ** step, min_lr)
+
+
+@SCHEDULES.register()
+def inverse_time(lr: float, epochs: int, epoch: int, step: int, decay: float, factor: float = 1.0,
+                 every: int | None = None) -> float:
+    """lr / (1 + step * decay) (Torch7 learningRateDecay), times `factor` every `every` epochs."""
+    steps_down = (epoch + 1) // every if every else 0
+    return lr * factor ** steps_down / (1 + step * decay)
+
+
+def learning_rate(spec: dict, epoch: int, step: int) -> float:
+    """The rate for minibatch `step` (counted over the whole run) of 0-based `epoch` (spec["lr_schedule"])."""
+    options = dict(spec.get("lr_schedule", {"kind": "constant"}))
+    return SCHEDULES.lookup(options.pop("kind"))(spec["lr"], spec.get("epochs"), epoch, step, **options)
 
 
 def momentum(spec: dict, epoch: int) -> float:
@@ -119,13 +146,7 @@ def momentum(spec: dict, epoch: int) -> float:
     return spec["momentum"] + progress * (schedule["final"] - spec["momentum"])
 
 
-def held_out_split(n: int, protocol: dict) -> int:
-    """Number of leading examples trained on in the first stage; the rest is held out (pylearn2
-    takes the last 10k of MNIST's 60k and of CIFAR-10's 50k as validation)."""
-    held_out = round(n * protocol["validation_fraction"])
-    if not 0 < held_out < n:
-        raise ValueError(f"validation_fraction {protocol['validation_fraction']} leaves no examples on one side of {n}")
-    return n - held_out
+# --- one step, the objective over a dataset ------------------------------------------------------------
 
 
 def _loss_total(loss: torch.Tensor, batch: int, summed: bool) -> torch.Tensor:
@@ -143,11 +164,6 @@ def mean_objective(model: nn.Module, objective: Objective, x: torch.Tensor, y: t
     return total.item() / len(y)
 
 
-def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10_000) -> float:
-    """Misclassification rate in eval mode; the model's mode is restored."""
-    return (predict(model, x, batch_size).argmax(1) != y).double().mean().item()
-
-
 def sgd_step(model: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer, x: torch.Tensor,
              y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One update: the objective, backward, the optimizer's step, then the max-norm projection."""
@@ -157,6 +173,135 @@ def sgd_step(model: nn.Module, objective: Objective, optimizer: torch.optim.Opti
     optimizer.step()
     project_max_norm_(model)
     return loss, logits
+
+
+def adversarial_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, p: float = math.inf,
+                      batch_size: int = 1000) -> float:
+    """Error on the one-step adversarial examples of (x, y) (Goodfellow et al. 2014's adversarial validation)."""
+    wrong = map_batches(lambda xb, yb: predict(model, one_step(model, xb, yb, p=p, eps=eps)).argmax(1) != yb,
+                        x, y, batch_size=batch_size)
+    return wrong.double().mean().item()
+
+
+# --- protocols: what a stage trains on, its epochs, what happens after an epoch --------------------------
+
+
+class Stage(NamedTuple):
+    """What a protocol needs to plan a stage: the training spec, all examples given, the objective (and whether
+    it sums over the batch), and the record of the first stage when this is a second one."""
+
+    spec: dict
+    images: torch.Tensor
+    labels: torch.Tensor
+    objective: Objective
+    summed: bool
+    first_stage: dict | None
+
+
+class Protocol:
+    """A stage trained for epochs [first_epoch, end_epoch) on (images, labels), from minibatch step first_step.
+    `after_epoch` may add to the epoch's record and stop the run; `finish` may add to the stage's result."""
+
+    def __init__(self, stage: Stage, images, labels, first_epoch: int, end_epoch: int, first_step: int = 0):
+        self.stage, self.images, self.labels = stage, images, labels
+        self.first_epoch, self.end_epoch, self.first_step = first_epoch, end_epoch, first_step
+
+    def after_epoch(self, model: nn.Module, state: dict, record: dict) -> None:
+        """Nothing: a fixed number of epochs."""
+
+    def finish(self, model: nn.Module, result: dict) -> None:
+        """Nothing to add."""
+
+
+class EarlyStopping(Protocol):
+    """Train on the head, validate on the held-out tail after every epoch (clean or one-step adversarial
+    error), keep the best weights, stop after `patience` epochs without improvement; with `record_objective`
+    the training objective at the best weights is recorded (pylearn2's train_objective, a second stage's target)."""
+
+    def __init__(self, stage: Stage, validation_fraction: float, patience: int, validation_attack: dict | None,
+                 record_objective: bool):
+        split = held_out_split(len(stage.labels), {"validation_fraction": validation_fraction})
+        super().__init__(stage, stage.images[:split], stage.labels[:split], 0, stage.spec["epochs"])
+        self.held_out = (stage.images[split:], stage.labels[split:])
+        self.patience, self.attack, self.record_objective = patience, validation_attack, record_objective
+
+    def after_epoch(self, model: nn.Module, state: dict, record: dict) -> None:
+        record["valid_error"] = (error_rate(model, *self.held_out) if self.attack is None else
+                                 adversarial_error(model, *self.held_out, eps=self.attack["eps"],
+                                                   p=self.attack.get("p", math.inf)))
+        best = state["best"]
+        if best is None or record["valid_error"] < best["error"]:
+            state["best"] = {
+                "epoch": state["epoch"], "error": record["valid_error"], "steps": state["step"],
+                "lr": record["lr"], "momentum": record["momentum"], "model": copy.deepcopy(model.state_dict()),
+            }
+        elif state["epoch"] - best["epoch"] >= self.patience:
+            state["stop"] = f"no lower validation error for {self.patience} epochs"
+
+    def finish(self, model: nn.Module, result: dict) -> None:
+        if self.record_objective:
+            model.train()
+            result["target_objective"] = mean_objective(model, self.stage.objective, self.images, self.labels,
+                                                        self.stage.spec["batch_size"], self.stage.summed)
+            model.eval()
+
+
+class UntilTargetObjective(Protocol):
+    """The second stage of two_stage: every example, from the first stage's best epoch and step, until the
+    held-out tail's objective falls to the first stage's training objective, at most `continue_max_epochs`."""
+
+    def __init__(self, stage: Stage, validation_fraction: float, continue_max_epochs: int):
+        first = stage.first_stage
+        super().__init__(stage, stage.images, stage.labels, first["best_epoch"],
+                         first["best_epoch"] + continue_max_epochs, first["steps_at_best"])
+        split = held_out_split(len(stage.labels), {"validation_fraction": validation_fraction})
+        self.held_out = (stage.images[split:], stage.labels[split:])
+
+    def after_epoch(self, model: nn.Module, state: dict, record: dict) -> None:
+        record["held_out_objective"] = mean_objective(model, self.stage.objective, *self.held_out,
+                                                      self.stage.spec["batch_size"], self.stage.summed)
+        if record["held_out_objective"] <= self.stage.first_stage["target_objective"]:
+            state["stop"] = "held-out objective reached the first stage's training objective"
+
+
+PROTOCOLS = Kinds("protocol", fixed=("stage",))
+"""(stage, **registry options) -> the Protocol of that stage."""
+
+
+@PROTOCOLS.register()
+def fixed(stage: Stage) -> Protocol:
+    return Protocol(stage, stage.images, stage.labels, 0, stage.spec["epochs"])
+
+
+@PROTOCOLS.register()
+def early_stopping(stage: Stage, validation_fraction: float, patience: int,
+                   validation_attack: dict | None = None) -> Protocol:
+    return EarlyStopping(stage, validation_fraction, patience, validation_attack, record_objective=True)
+
+
+@PROTOCOLS.register()
+def two_stage(stage: Stage, validation_fraction: float, patience: int, continue_max_epochs: int,
+              validation_attack: dict | None = None) -> Protocol:
+    if stage.first_stage is None:
+        return EarlyStopping(stage, validation_fraction, patience, validation_attack, record_objective=True)
+    return UntilTargetObjective(stage, validation_fraction, continue_max_epochs)
+
+
+@PROTOCOLS.register()
+def early_stopping_retrain(stage: Stage, validation_fraction: float, patience: int,
+                           validation_attack: dict | None = None) -> Protocol:
+    """The retrained model starts from scratch (the caller passes a freshly initialised one)."""
+    if stage.first_stage is None:
+        return EarlyStopping(stage, validation_fraction, patience, validation_attack, record_objective=False)
+    return Protocol(stage, stage.images, stage.labels, 0, stage.first_stage["best_epoch"])
+
+
+def make_protocol(stage: Stage) -> Protocol:
+    options = dict(stage.spec.get("protocol", {"kind": "fixed"}))
+    return PROTOCOLS.lookup(options.pop("kind"))(stage, **options)
+
+
+# --- checkpoints and preemption ----------------------------------------------------------------------------
 
 
 def _rng_state() -> dict:
@@ -170,24 +315,6 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["cpu"].cpu())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-
-
-def _resumable_state(checkpoint: Path, fingerprint: str, device, name: str) -> dict | None:
-    """The checkpoint's saved state when it was written for this exact setup; None otherwise. A checkpoint
-    of another setup is discarded and an unreadable one set aside (as <name>.corrupt), each with a message."""
-    try:
-        saved = load_tensors(checkpoint, device)
-    except UnreadableFile as error:
-        aside = checkpoint.with_name(checkpoint.name + ".corrupt")
-        checkpoint.replace(aside)
-        print(f"[{name}] {error} Set aside as {aside}; training from the start.", file=sys.stderr)
-        return None
-    if saved.get("fingerprint") != fingerprint:
-        checkpoint.unlink()
-        print(f"[{name}] {checkpoint} was saved for another setup (model spec, data, seed or code changed since); "
-              "discarded it, training from the start.", file=sys.stderr)
-        return None
-    return saved
 
 
 class Preempted(RuntimeError):
@@ -208,6 +335,49 @@ def _sigterm_flag() -> Iterator[dict]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class _Checkpoint:
+    """Atomic saves of a run's state to `path`, and its resumption when it was written for the same setup."""
+
+    def __init__(self, path: str | Path, fingerprint: str, name: str):
+        self.path, self.fingerprint, self.name = Path(path), fingerprint, name
+
+    def save(self, state: dict, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        save_tensors(self.path, {"fingerprint": self.fingerprint, "state": state, "rng": _rng_state(),
+                                 "model": model.state_dict(), "optimizer": optimizer.state_dict()})
+
+    def _load(self, device) -> dict | None:
+        """The saved state when it was written for this exact setup; None otherwise. A checkpoint of another
+        setup is discarded and an unreadable one set aside (as <name>.corrupt), each with a message."""
+        try:
+            saved = load_tensors(self.path, device)
+        except UnreadableFile as error:
+            aside = self.path.with_name(self.path.name + ".corrupt")
+            self.path.replace(aside)
+            print(f"[{self.name}] {error} Set aside as {aside}; training from the start.", file=sys.stderr)
+            return None
+        if saved.get("fingerprint") != self.fingerprint:
+            self.path.unlink()
+            print(f"[{self.name}] {self.path} was saved for another setup (model spec, data, seed or code changed "
+                  "since); discarded it, training from the start.", file=sys.stderr)
+            return None
+        return saved
+
+    def resume(self, state: dict, model: nn.Module, optimizer: torch.optim.Optimizer, device) -> dict:
+        """The saved state (model, optimizer and RNG restored) when there is one for this setup, else `state`."""
+        saved = self._load(device) if self.path.exists() else None
+        if saved is None:
+            return state
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        _set_rng_state(saved["rng"])
+        print(f"[{self.name}] resuming from {self.path} at epoch {saved['state']['epoch']}, batch "
+              f"{saved['state']['batch']}", file=sys.stderr)
+        return saved["state"]
+
+
+# --- the loop ------------------------------------------------------------------------------------------------
+
+
 def train(
     model: nn.Module,
     images: torch.Tensor,
@@ -225,133 +395,80 @@ def train(
     """Train `model` in place on (images, labels), already on the model's device.
 
     spec: {"objective", "epochs", "batch_size", "lr", "momentum"} and optionally "optimizer",
-    "lr_schedule", "momentum_schedule", "protocol" (see the module docstring). With `first_stage` (the record a
-    two-stage model's first stage returned) the second stage runs, for at most
-    protocol["continue_max_epochs"] epochs. Every `checkpoint_every` epochs, and at the next
-    minibatch after a SIGTERM (then raising Preempted), the state goes atomically to `checkpoint`;
-    a later call with the same arguments resumes from it, mid-epoch if need be, and ends with the
-    same weights as an uninterrupted run. The checkpoint is resumed only if it was written for the same
-    setup: the training spec, seed and stage, the model's architecture, the data given (a digest of the
-    tensors) and `setup` (what else the caller knows: the whole registry entry, the code); otherwise it is
-    discarded, and an unreadable one set aside, with a message. `monitor` = (images, labels), e.g. the test split, adds
-    their error after every epoch to the history ("monitor_error"); it never steers training.
-    Returns {"history": per-epoch records, "stop": why it stopped, "epochs", "steps", ...}; the
-    first stage also returns "best_epoch", "best_error", "target_objective", "lr", "momentum".
+    "lr_schedule", "momentum_schedule", "protocol" (see the module docstring). With `first_stage` (the record
+    a two-stage model's first stage returned) the second stage runs. Every `checkpoint_every` epochs, and at
+    the next minibatch after a SIGTERM (then raising Preempted), the state goes atomically to `checkpoint`;
+    a later call with the same arguments resumes from it, mid-epoch if need be, and ends with the same
+    weights as an uninterrupted run. The checkpoint is resumed only if it was written for the same setup:
+    the training spec, seed and stage, the model's architecture, the data given (a digest of the tensors)
+    and `setup` (what else the caller knows: the whole registry entry, the code); otherwise it is
+    discarded, and an unreadable one set aside, with a message. `monitor` = (images, labels), e.g. the test
+    split, adds their error after every epoch to the history ("monitor_error"); it never steers training.
+    Returns {"history": per-epoch records, "stop": why it stopped, "epochs", "steps", ...}; the first stage
+    of an early-stopping protocol also returns "best_epoch", "best_error", "steps_at_best", "lr",
+    "momentum" and (but for a retrain protocol) "target_objective".
     """
-    device = images.device
-    protocol = spec.get("protocol", {"kind": "fixed"})
     objective = make_objective(spec["objective"])
     summed = spec["objective"].get("loss_reduction", "mean") == "sum"
-    early_stopping = protocol["kind"] != "fixed" and first_stage is None
-    retrain = protocol["kind"] == "early_stopping_retrain" and first_stage is not None
-    held_out = None
-    if protocol["kind"] != "fixed" and not retrain:
-        split = held_out_split(len(labels), protocol)
-        held_out = (images[split:], labels[split:])
-        if early_stopping:
-            images, labels = images[:split], labels[:split]
-    if first_stage is None:
-        start_epoch, start_step, max_epochs = 0, 0, spec["epochs"]
-    elif retrain:  # from scratch: the caller passes a freshly initialised model
-        start_epoch, start_step, max_epochs = 0, 0, first_stage["best_epoch"]
-    else:
-        start_epoch, start_step = first_stage["best_epoch"], first_stage["steps_at_best"]
-        max_epochs = start_epoch + protocol["continue_max_epochs"]
-
+    protocol = make_protocol(Stage(spec, images, labels, objective, summed, first_stage))
     optimizer = make_optimizer(model, spec)
-    state = {"epoch": start_epoch, "step": start_step, "batch": 0, "partial": torch.zeros(2, device=device),
-             "history": [], "best": None, "stop": "epochs"}
-    checkpoint = Path(checkpoint)
+    state = {"epoch": protocol.first_epoch, "step": protocol.first_step, "batch": 0,
+             "partial": torch.zeros(2, device=images.device), "history": [], "best": None, "stop": "epochs"}
     stage_key = first_stage and first_stage.get("target_objective", first_stage["best_epoch"])
     fingerprint = config_hash({"spec": spec, "seed": seed, "first_stage": stage_key, "model": repr(model),
-                               "data": tensor_digest(images, labels), "setup": setup})
-
-    def save() -> None:
-        save_tensors(checkpoint, {"fingerprint": fingerprint, "state": state, "rng": _rng_state(),
-                                  "model": model.state_dict(), "optimizer": optimizer.state_dict()})
-
+                               "data": tensor_digest(protocol.images, protocol.labels), "setup": setup})
+    saver = _Checkpoint(checkpoint, fingerprint, name)
     torch.manual_seed(seed)
-    if checkpoint.exists():
-        saved = _resumable_state(checkpoint, fingerprint, device, name)
-        if saved is not None:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            _set_rng_state(saved["rng"])
-            state = saved["state"]
-            print(f"[{name}] resuming from {checkpoint} at epoch {state['epoch']}, batch {state['batch']}",
-                  file=sys.stderr)
-
-    n = len(labels)
+    state = saver.resume(state, model, optimizer, images.device)
     model.train()
-    bar = tqdm(total=max_epochs, initial=state["epoch"], desc=name, file=sys.stderr, mininterval=2.0)
+    bar = tqdm(total=protocol.end_epoch, initial=state["epoch"], desc=name, file=sys.stderr, mininterval=2.0)
     with _sigterm_flag() as sigterm:
-        while state["epoch"] < max_epochs and state["stop"] == "epochs":
-            epoch = state["epoch"]
-            for group in optimizer.param_groups:
-                group["momentum"] = momentum(spec, epoch)
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).to(device)
-            batches = order.split(spec["batch_size"])
-            for index in range(state["batch"], len(batches)):
-                if sigterm["set"]:
-                    state["batch"] = index
-                    save()
-                    raise Preempted(f"[{name}] stopped by SIGTERM in epoch {epoch + 1} before batch {index + 1}; "
-                                    f"checkpoint saved to {checkpoint}, rerun to resume")
-                lr = learning_rate(spec, epoch, state["step"])
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                x, y = images[batches[index]], labels[batches[index]]
-                loss, logits = sgd_step(model, objective, optimizer, x, y)
-                state["step"] += 1
-                with torch.no_grad():
-                    state["partial"] += torch.stack([_loss_total(loss, len(y), summed), (logits.argmax(1) != y).sum()])
-            mean_loss, train_error = (state["partial"] / n).tolist()
-            if not math.isfinite(mean_loss):
-                raise FloatingPointError(f"[{name}] training diverged at epoch {epoch + 1}: loss is {mean_loss}")
-            record = {"epoch": epoch + 1, "loss": mean_loss, "train_error": train_error,
-                      "lr": learning_rate(spec, epoch, state["step"] - 1), "momentum": optimizer.param_groups[0]["momentum"]}
-            state.update(epoch=epoch + 1, batch=0, partial=torch.zeros(2, device=device))
+        while state["epoch"] < protocol.end_epoch and state["stop"] == "epochs":
+            record = _epoch(model, objective, optimizer, protocol, state, seed, summed, sigterm, saver)
             if monitor is not None:
                 record["monitor_error"] = error_rate(model, *monitor)
-            if early_stopping:
-                _early_stopping_epoch(model, held_out, spec, state, record)
-            elif first_stage is not None and not retrain:
-                record["held_out_objective"] = mean_objective(model, objective, *held_out, spec["batch_size"], summed)
-                if record["held_out_objective"] <= first_stage["target_objective"]:
-                    state["stop"] = "held-out objective reached the first stage's training objective"
+            protocol.after_epoch(model, state, record)
             state["history"].append(record)
             bar.update(1)
             bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in (
                 "loss", "train_error", "valid_error", "held_out_objective")}, refresh=False)
-            if state["epoch"] % checkpoint_every == 0 or state["epoch"] == max_epochs or state["stop"] != "epochs":
-                save()
+            if state["epoch"] % checkpoint_every == 0 or state["epoch"] == protocol.end_epoch or state["stop"] != "epochs":
+                saver.save(state, model, optimizer)
     bar.close()
     result = _finish(model, state)
-    if early_stopping and protocol["kind"] != "early_stopping_retrain":  # pylearn2's train_objective of
-        # the best epoch: the objective on the training part (a retrained run needs only the epoch count)
-        model.train()
-        result["target_objective"] = mean_objective(model, objective, images, labels, spec["batch_size"], summed)
-        model.eval()
+    protocol.finish(model, result)
     return result
 
 
-def _early_stopping_epoch(model: nn.Module, held_out: tuple, spec: dict, state: dict, record: dict) -> None:
-    """Validate after an epoch (on one-step adversarial examples with protocol["validation_attack"]);
-    keep the best weights; stop after `patience` epochs without a lower error."""
-    attack = spec["protocol"].get("validation_attack")
-    if attack is None:
-        record["valid_error"] = error_rate(model, *held_out)
-    else:
-        (row,) = fgsm_sweep(model, *held_out, epsilons=[attack["eps"]], p=attack.get("p", math.inf), batch_size=1000)
-        record["valid_error"] = row["error"]
-    best = state["best"]
-    if best is None or record["valid_error"] < best["error"]:
-        state["best"] = {
-            "epoch": state["epoch"], "error": record["valid_error"], "steps": state["step"],
-            "lr": record["lr"], "momentum": record["momentum"], "model": copy.deepcopy(model.state_dict()),
-        }
-    elif state["epoch"] - best["epoch"] >= spec["protocol"]["patience"]:
-        state["stop"] = f"no lower validation error for {spec['protocol']['patience']} epochs"
+def _epoch(model, objective, optimizer, protocol: Protocol, state: dict, seed: int, summed: bool, sigterm: dict,
+           saver: _Checkpoint) -> dict:
+    """One epoch of minibatch steps in a seeded order, from the saved batch on; its record (mean loss, training
+    error, the last rate and the momentum). On SIGTERM: save and raise Preempted."""
+    spec, epoch, n = protocol.stage.spec, state["epoch"], len(protocol.labels)
+    for group in optimizer.param_groups:
+        group["momentum"] = momentum(spec, epoch)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).to(protocol.labels.device)
+    batches = order.split(spec["batch_size"])
+    for index in range(state["batch"], len(batches)):
+        if sigterm["set"]:
+            state["batch"] = index
+            saver.save(state, model, optimizer)
+            raise Preempted(f"[{saver.name}] stopped by SIGTERM in epoch {epoch + 1} before batch {index + 1}; "
+                            f"checkpoint saved to {saver.path}, rerun to resume")
+        lr = learning_rate(spec, epoch, state["step"])
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = protocol.images[batches[index]], protocol.labels[batches[index]]
+        loss, logits = sgd_step(model, objective, optimizer, x, y)
+        state["step"] += 1
+        with torch.no_grad():
+            state["partial"] += torch.stack([_loss_total(loss, len(y), summed), (logits.argmax(1) != y).sum()])
+    mean_loss, train_error = (state["partial"] / n).tolist()
+    if not math.isfinite(mean_loss):
+        raise FloatingPointError(f"[{saver.name}] training diverged at epoch {epoch + 1}: loss is {mean_loss}")
+    state.update(epoch=epoch + 1, batch=0, partial=torch.zeros(2, device=protocol.labels.device))
+    return {"epoch": epoch + 1, "loss": mean_loss, "train_error": train_error,
+            "lr": learning_rate(spec, epoch, state["step"] - 1), "momentum": optimizer.param_groups[0]["momentum"]}
 
 
 def _finish(model: nn.Module, state: dict) -> dict:

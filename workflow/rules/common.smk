@@ -3,9 +3,20 @@
 
 
 
-def lib(*modules):
-    """Library modules that a step imports, declared as inputs so that code changes rerun it."""
-    return [f"src/advrepro/{m}.py" for m in modules]
+def code(script, *extra):
+    """The library files a job's script and the `extra` modules import, directly or not (advrepro.codedeps),
+    declared as inputs so that a change to any of them reruns the job."""
+    return codedeps.closure(script, *extra)
+
+
+def paper_module(paper):
+    return f"{catalog.PAPERS_PACKAGE}.{paper}"
+
+
+def evaluation_code(wildcards):
+    """The evaluate script's code, and the paper's module when the evaluation's kind is the paper's own."""
+    owner = catalog.evaluation_module(entry(wildcards.paper, "evaluations", wildcards.evaluation)["kind"])
+    return code("scripts/evaluate.py", *([owner] if owner.startswith(catalog.PAPERS_PACKAGE) else []))
 
 
 def dataset_file(name):
@@ -114,9 +125,37 @@ def figure_dataset(w):
 
 
 def benchmark_files():
-    """The benchmarks of the papers in this run (each needs its paper's models)."""
-    names = {"lyu2015": ["line_search", "train_step"], "goodfellow2014": ["fgsm"], "shaham2015": ["robust_step"], "tanay2016": ["svm_path"]}
-    return [f"results/benchmarks/{n}.json" for paper in PAPERS for n in names.get(paper, [])]
+    """The benchmarks of the papers in this run (each paper's registry names its own)."""
+    return [f"results/benchmarks/{paper}/{name}.json" for paper in PAPERS for name in PAPERS[paper].get("benchmarks", {})]
+
+
+def benchmark_entry(wildcards):
+    return registry.benchmark_spec(config, PAPERS[wildcards.paper], wildcards.benchmark)
+
+
+def benchmark_inputs(wildcards):
+    """The benchmark's script and its code, and the weights and dataset of the trained models it reads."""
+    spec = benchmark_entry(wildcards)
+    inputs = {"command": spec["script"], "code": code(spec["script"])}
+    if spec.get("trained"):
+        inputs["weights"] = [weights_file(wildcards.paper, m) for m in spec["models"]]
+    if spec.get("trained") or "dataset" in spec:
+        inputs["dataset"] = dataset_file(spec.get("dataset") or entry(wildcards.paper, "models", spec["models"][0])["dataset"])
+    return inputs
+
+
+def benchmark_args(wildcards, input):
+    """The benchmark script's command line: its models' registry entries, their weights and dataset, the
+    registry blocks it names, and its options (--name value; lists as several values)."""
+    spec, paper = benchmark_entry(wildcards), PAPERS[wildcards.paper]
+    args = {"title": spec["title"]}
+    if spec.get("models"):
+        args["models"] = json.dumps({m: registry.model_spec(config, paper, m) for m in spec["models"]})
+    args.update({key: input[key] for key in ("weights", "dataset") if key in input.keys()})
+    args.update({block: json.dumps(paper[block]) for block in spec.get("blocks", [])})
+    args.update(spec.get("options", {}))
+    return " ".join(f"--{key.replace('_', '-')} " + (" ".join(map(shlex.quote, map(str, value))) if isinstance(value, list)
+                    else shlex.quote(str(value))) for key, value in args.items())
 
 
 def adversarial_set_files(paper, name):

@@ -4,7 +4,7 @@ rule evaluate:
         unpack(evaluation_set),
         weights=evaluated_weights,
         dataset=lambda w: dataset_file(model_entry(w)["dataset"]),
-        code=lib("evaluate", "attacks", "objectives", "perturbations", "models", "training", "data", "io", "theory"),
+        code=evaluation_code,
     output:
         "results/evals/{paper}/{model}/{evaluation}.json",
     params:
@@ -27,7 +27,7 @@ rule adversarial_set:
     input:
         weights=lambda w: weights_file(w.paper, adversarial_set_entry(w)["model"]),
         dataset=lambda w: dataset_file(PAPERS[w.paper]["models"][adversarial_set_entry(w)["model"]]["dataset"]),
-        code=lib("attacks", "objectives", "perturbations", "models", "data", "io"),
+        code=code("scripts/adversarial_set.py"),
     output:
         data="results/adversarial_sets/{paper}/{set}.pt",
         summary="results/adversarial_sets/{paper}/{set}.json",

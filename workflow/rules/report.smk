@@ -15,98 +15,13 @@ rule notebook:
         "../../scripts/run_notebook.py"
 
 
-rule benchmark_line_search:
-    input:
-        weights="results/models/lyu2015/softmax_wd1e-4/model.pt",
-        dataset=dataset_file("mnist"),
-        code=lib("evaluate", "attacks", "objectives", "models"),
-        command="benchmarks/line_search.py",
-    output:
-        "results/benchmarks/line_search.json",
-    params:
-        python=sys.executable,  # the interpreter running Snakemake, with advrepro installed
-        examples=config["limits"]["eval_examples"] or 10000,
-        device=config["device"],
-    log:
-        "results/logs/benchmarks/line_search.log",
-    conda:
-        "../../environment.yml"
-    shell:
-        "{params.python} {input.command} --weights {input.weights} --dataset {input.dataset} "
-        "--examples {params.examples} --device {params.device} --out {output} 2> {log}"
-
-
-rule benchmark_train_step:
-    input:
-        code=lib("objectives", "training", "evaluate", "models", "perturbations"),
-        command="benchmarks/train_step.py",
-    output:
-        "results/benchmarks/train_step.json",
-    params:
-        python=sys.executable,
-        repeats=5 if config["scale"] == "smoke" else 20,
-        device=config["device"],
-    threads: config["model_threads"]
-    log:
-        "results/logs/benchmarks/train_step.log",
-    conda:
-        "../../environment.yml"
-    shell:
-        "OMP_NUM_THREADS={threads} {params.python} {input.command} --repeats {params.repeats} "
-        "--device {params.device} --out {output} 2> {log}"
-
-
-rule benchmark_fgsm:
-    input:
-        weights="results/models/goodfellow2014/maxout/model.pt",
-        dataset=dataset_file("mnist"),
-        code=lib("attacks", "objectives", "perturbations", "models", "data"),
-        command="benchmarks/fgsm.py",
-    output:
-        "results/benchmarks/fgsm.json",
-    params:
-        python=sys.executable,
-        rounds=5 if config["scale"] == "smoke" else 20,
-        device=config["device"],
-    threads: config["model_threads"]
-    log:
-        "results/logs/benchmarks/fgsm.log",
-    conda:
-        "../../environment.yml"
-    shell:
-        "OMP_NUM_THREADS={threads} {params.python} {input.command} --weights {input.weights} "
-        "--dataset {input.dataset} --rounds {params.rounds} --device {params.device} --out {output} 2> {log}"
-
-
-rule benchmark_robust_step:
-    # Shaham et al. 2015, section 4: an Algorithm 1 step costs two forward and backward passes, "twice as
-    # long" as standard training; the perturbation form of train_step.py is that step (target <= 2.1x).
-    input:
-        code=lib("objectives", "training", "evaluate", "models", "perturbations"),
-        command="benchmarks/train_step.py",
-    output:
-        "results/benchmarks/robust_step.json",
-    params:
-        python=sys.executable,
-        repeats=5 if config["scale"] == "smoke" else 20,
-        device=config["device"],
-    threads: config["model_threads"]
-    log:
-        "results/logs/benchmarks/robust_step.log",
-    conda:
-        "../../environment.yml"
-    shell:
-        "OMP_NUM_THREADS={threads} {params.python} {input.command} --architectures shaham_mnist_convnet "
-        "--repeats {params.repeats} --device {params.device} --out {output} 2> {log}"
-
-
 rule report:
     input:
         artifacts=[f for p in PAPERS for f in paper_artifacts(p)],
         notebooks=expand("results/report/notebooks/{paper}.html", paper=PAPERS),
         benchmarks=benchmark_files(),
         templates=["report/index.html.j2", "report/report.tex.j2", "report/style.css"],
-        code=lib("report"),
+        code=code("scripts/make_report.py"),
     output:
         html="results/report/index.html",
         tex="results/report/report.tex",

@@ -5,7 +5,7 @@
 rule svm_path:
     input:
         dataset=dataset_file("mnist"),
-        code=lib("svm", "theory", "data", "io"),
+        code=code("scripts/svm_path.py"),
     output:
         "results/svm/{paper}/{pair}.json",
     wildcard_constraints:
@@ -25,23 +25,3 @@ rule svm_path:
         "../../environment.yml"
     script:
         "../../scripts/svm_path.py"
-
-
-rule benchmark_svm_path:
-    input:
-        dataset=dataset_file("mnist"),
-        code=lib("svm", "data", "io"),
-        command="benchmarks/svm_path.py",
-    output:
-        "results/benchmarks/svm_path.json",
-    params:
-        python=sys.executable,
-        spec=lambda w: json.dumps(PAPERS["tanay2016"]["svm"]),
-    threads: workflow.cores  # alone on the machine, so nothing disturbs the timings; each solver uses one thread
-    log:
-        "results/logs/benchmarks/svm_path.log",
-    conda:
-        "../../environment.yml"
-    shell:
-        "OMP_NUM_THREADS=1 {params.python} {input.command} --dataset {input.dataset} --spec '{params.spec}' "
-        "--out {output} 2> {log}"

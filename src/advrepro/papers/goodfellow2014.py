@@ -8,6 +8,58 @@ import pandas as pd
 
 from advrepro import figures
 from advrepro.papers import ArtifactInputs
+import copy
+
+import torch
+from torch import nn
+
+from advrepro.attacks import one_step
+from advrepro.evaluate import EVALUATIONS, EvaluationInputs, clean_error
+from advrepro.inference import predict, summary
+from advrepro.theory import adversarial_logistic_loss
+
+
+# --- evaluation kinds of this paper -------------------------------------------------------------------
+
+def logistic_regression_check(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, n: int,
+                              seed: int) -> dict:
+    """Goodfellow et al. 2014, section 5 and Fig. 2, for a two-logit softmax model: logistic
+    regression with w = W_1 - W_0, b = b_1 - b_0 and y = +1 for class 1.
+
+    Returns w, b, clean and FGSM error at eps, `n` seeded FGSM examples (unclipped), and the
+    closed-form adversarial loss against the cross-entropy at the FGSM point (largest gap). All in
+    float64 on a copy of the model: in float32 the gradient of a confidently classified point
+    rounds to exactly 0 (1 - p_y = 0 beyond a logit margin of about 17) and FGSM leaves it where it
+    is; the points where even float64 does so are counted and left out of the gap.
+    """
+    model, x = copy.deepcopy(model).double(), x.double()
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    if linear.out_features != 2:
+        raise ValueError(f"logistic regression needs a two-logit model, got {linear.out_features} logits")
+    w, b = (linear.weight[1] - linear.weight[0]).detach(), (linear.bias[1] - linear.bias[0]).detach()
+    adversarial = one_step(model, x, y, eps=eps)
+    moved = (adversarial != x).flatten(1).any(1)
+    logits = predict(model, adversarial)
+    at_fgsm = nn.functional.cross_entropy(logits, y, reduction="none")
+    closed_form = adversarial_logistic_loss(w, b, x, 2 * y - 1, eps)
+    pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].to(x.device)
+    return {
+        "eps": eps, "weights": w.view(x.shape[1:]).cpu().tolist(), "bias": b.item(),
+        "clean": clean_error(model, x, y), "fgsm": summary(logits, y),
+        "vanishing_gradient": int((~moved).sum()),
+        "closed_form_max_abs_gap": (closed_form - at_fgsm)[moved].abs().max().item(),
+        "closed_form_mean_loss": closed_form.mean().item(), "fgsm_mean_loss": at_fgsm.mean().item(),
+        "examples": {"indices": pick.tolist(), "labels": y[pick].tolist(), "images": adversarial[pick].cpu().tolist(),
+                     "predictions": logits[pick].argmax(1).tolist()},
+    }
+
+
+@EVALUATIONS.register("logistic_regression")
+def _logistic_regression(inputs: EvaluationInputs, eps: float, n: int) -> dict:
+    """Fig. 2's logistic regression check (above) at `eps`, with `n` seeded FGSM examples."""
+    return logistic_regression_check(inputs.model, inputs.x, inputs.y, eps=eps, n=n, seed=inputs.seed)
+
+
 
 FGSM_COLUMNS = {"error": "error", "mean confidence": "mean_confidence", "confidence on errors": "confidence_on_errors"}
 

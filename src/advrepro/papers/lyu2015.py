@@ -10,6 +10,36 @@ from advrepro import figures
 from advrepro.data import load_split
 from advrepro.papers import ArtifactInputs
 from advrepro.theory import linear_density_slope, predicted_additional_error, predicted_error_under_noise
+from advrepro.attacks import input_gradient
+from advrepro.evaluate import EVALUATIONS, EvaluationInputs
+from advrepro.inference import predict
+from advrepro.perturbations import steepest_ascent
+
+
+# --- evaluation kinds of this paper -------------------------------------------------------------------
+
+def perturbation_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, p: float, sigmas: list[float],
+                          n: int, seed: int) -> dict:
+    """`n` seeded random points and their steepest-ascent perturbations of norm sigma for each sigma,
+    with the model's predictions before and after (Lyu et al. 2015, Figs. 1-4; eq. 22)."""
+    pick = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n].to(x.device)
+    x, y = x[pick], y[pick]
+    grad = input_gradient(model, x, y)
+    result = {"indices": pick.tolist(), "labels": y.tolist(), "images": x.cpu().tolist(),
+              "predictions": predict(model, x).argmax(1).tolist(), "p": p, "perturbed": []}
+    for sigma in sigmas:
+        eps = steepest_ascent(grad, p, sigma)
+        result["perturbed"].append({"sigma": sigma, "perturbations": eps.cpu().tolist(),
+                                    "predictions": predict(model, x + eps).argmax(1).tolist()})
+    return result
+
+
+@EVALUATIONS.register("perturbation_examples")
+def _perturbation_examples(inputs: EvaluationInputs, p: float, sigmas: list[float], n: int) -> dict:
+    """Figs. 1-4: `n` seeded test digits and their steepest-ascent perturbations (above)."""
+    return perturbation_examples(inputs.model, inputs.x, inputs.y, p=p, sigmas=sigmas, n=n, seed=inputs.seed)
+
+
 
 
 def _long(rows: list[tuple]) -> pd.DataFrame:

@@ -10,6 +10,43 @@ from matplotlib.patches import Circle
 
 from advrepro import figures
 from advrepro.papers import ArtifactInputs
+import torch
+from torch import nn
+
+from advrepro.evaluate import EVALUATIONS, EvaluationInputs
+from advrepro.inference import predict
+
+
+# --- evaluation kinds of this paper -------------------------------------------------------------------
+
+def adversarial_samples(model: nn.Module, adversarial_set: dict, *, n: int, seed: int, p: float | None = None) -> dict:
+    """`n` seeded members of a fixed adversarial set (those of step norm `p` if given), with the
+    originals, the model's predictions on both, and the most changed input coordinate (c, h, w) of
+    each: the single pixel of an l1 step (Shaham et al. 2015, Figs. 1, 2 and 4)."""
+    steps = adversarial_set["steps"]
+    pool = torch.arange(len(adversarial_set["labels"]))
+    if p is not None:
+        pool = pool[torch.isin(adversarial_set["step"].cpu(),
+                               torch.tensor([i for i, s in enumerate(steps) if s["p"] == p]))]
+    pick = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))[:n]]
+    images, originals = adversarial_set["images"][pick], adversarial_set["originals"][pick]
+    changed = (images - originals).abs().flatten(1).argmax(1)
+    return {"labels": adversarial_set["labels"][pick].tolist(), "index": adversarial_set["index"][pick].tolist(),
+            "steps": [steps[s] for s in adversarial_set["step"][pick].tolist()],
+            "originals": originals.cpu().tolist(), "images": images.cpu().tolist(),
+            "original_predictions": predict(model, originals).argmax(1).tolist(),
+            "predictions": predict(model, images).argmax(1).tolist(),
+            "changed": [list(map(int, torch.unravel_index(c, images.shape[1:]))) for c in changed.cpu()]}
+
+
+@EVALUATIONS.register("adversarial_samples")
+def _adversarial_samples(inputs: EvaluationInputs, n: int, p: float | None = None) -> dict:
+    """Figs. 1, 2 and 4: `n` seeded members of the fixed adversarial set the evaluation reads (above)."""
+    if inputs.adversarial_set is None:
+        raise ValueError("evaluation kind adversarial_samples needs split: adversarial_set and a `set`")
+    return adversarial_samples(inputs.model, inputs.adversarial_set, n=n, seed=inputs.seed, p=p)
+
+
 
 _NORMS = {1.0: "l1", 2.0: "l2", math.inf: "l∞"}
 

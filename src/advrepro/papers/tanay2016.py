@@ -11,6 +11,75 @@ import torch
 from advrepro import figures, svm, theory
 from advrepro.data import load_split
 from advrepro.papers import ArtifactInputs
+from torch import nn
+
+from advrepro.attacks import targeted_ascent
+from advrepro.evaluate import EVALUATIONS, EvaluationInputs
+from advrepro.inference import predict
+
+
+# --- evaluation kinds of this paper -------------------------------------------------------------------
+
+def temperature_for_median_confidence(logits: torch.Tensor, median: float, tol: float = 1e-6) -> float:
+    """The softmax temperature t at which the median top probability of softmax(logits / t) is `median`
+    (Tanay & Griffin 2016, footnote 10), by bisection on log t (the median falls as t grows)."""
+    def gap(log_t: float) -> float:
+        return (logits / math.exp(log_t)).softmax(1).max(1).values.median().item() - median
+    lo, hi = -20.0, 20.0
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if gap(mid) > 0 else (lo, mid)
+    return math.exp((lo + hi) / 2)
+
+
+def targeted_cyclic(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, level: float, step: float,
+                    max_steps: int, seed: int, pixel_mean: torch.Tensor | None, batch_size: int = 10_000) -> dict:
+    """Tanay & Griffin 2016: one random test image per digit d pushed to target (d + 1) mod 10 by
+    normalized-gradient ascent on 0-255 pixels until p_target >= level, at the temperature that makes
+    the median top test score `level`. Images are reported in 0-255 units; norms are L2 in 0-255 units."""
+    mean = torch.zeros_like(x[0]) if pixel_mean is None else pixel_mean.to(x)
+    temperature = temperature_for_median_confidence(predict(model, x, batch_size), level)
+    gen = torch.Generator().manual_seed(seed)
+    picks = torch.stack([torch.nonzero(y.cpu() == d)[torch.randint(int((y == d).sum()), (1,), generator=gen), 0]
+                         for d in range(10)]).view(-1).to(x.device)
+    images, labels = x[picks], y[picks]
+    target = (labels + 1) % 10
+    result = targeted_ascent(model, images, target, level=level, step=step, low=-mean, high=255 - mean,
+                             temperature=temperature, max_steps=max_steps)
+    perturbation = result["adversarial"] - images
+    return {"temperature": temperature, "indices": picks.tolist(), "labels": labels.tolist(), "targets": target.tolist(),
+            "originals": (images + mean).cpu().tolist(), "adversarials": (result["adversarial"] + mean).cpu().tolist(),
+            "l2_norms": perturbation.flatten(1).norm(dim=1).tolist(), "steps": result["steps"].tolist(),
+            "probability": result["probability"].tolist(), "reached": result["reached"].tolist(),
+            "max_steps": max_steps}
+
+
+def layer_weights(model: nn.Module, *, filters: int, seed: int) -> dict:
+    """Root mean square of each weight layer and `filters` random filters of it (first input channel),
+    as Tanay & Griffin 2016 show for LeNet low and high weight decay."""
+    gen = torch.Generator().manual_seed(seed)
+    layers = []
+    for name, weight in ((n, p.detach()) for n, p in model.named_parameters() if n.endswith("weight")):
+        pick = torch.randperm(weight.shape[0], generator=gen)[:filters]
+        layers.append({"name": name, "shape": list(weight.shape), "rms": weight.pow(2).mean().sqrt().item(),
+                       "filters": weight[pick.to(weight.device), 0].cpu().tolist()})
+    return {"layers": layers}
+
+
+@EVALUATIONS.register("targeted_cyclic")
+def _targeted_cyclic(inputs: EvaluationInputs, level: float, step: float, max_steps: int,
+                     batch_size: int = 10_000) -> dict:
+    """The LeNet section's targeted cyclic adversarial examples (above), clipped to 0-255 pixels."""
+    return targeted_cyclic(inputs.model, inputs.x, inputs.y, level=level, step=step, max_steps=max_steps,
+                           seed=inputs.seed, pixel_mean=inputs.pixel_mean, batch_size=batch_size)
+
+
+@EVALUATIONS.register("layer_weights")
+def _layer_weights(inputs: EvaluationInputs, filters: int) -> dict:
+    """The LeNet section's weights per layer (above)."""
+    return layer_weights(inputs.model, filters=filters, seed=inputs.seed)
+
+
 
 
 def _long(rows: list[tuple]) -> pd.DataFrame:

@@ -1,0 +1,65 @@
+"""Every kind a registry entry can name, registered by importing the modules that define them, and the check
+of a paper registry's names and options against the registered signatures (advrepro.kinds)."""
+
+from __future__ import annotations
+
+import importlib
+
+from advrepro import data, evaluate, models, objectives, preprocessing, training
+from advrepro.kinds import Kinds
+
+PAPERS_PACKAGE = "advrepro.papers"
+
+
+def paper_module(key: str):
+    """advrepro.papers.<key>: its tables, figures and evaluation kinds (importing it registers them)."""
+    return importlib.import_module(f"{PAPERS_PACKAGE}.{key}")
+
+
+def evaluation_module(kind: str) -> str:
+    """The module that registered evaluation kind `kind` (generic: advrepro.evaluate; else a paper's)."""
+    return evaluate.EVALUATIONS.lookup(kind).__module__
+
+
+def _kind_problems(kinds: Kinds, spec: dict, key: str, where: str) -> list[str]:
+    """Problems of a registry block {key: name, **options} chosen from `kinds`."""
+    options = {k: v for k, v in spec.items() if k != key}
+    return [f"{problem} at {where}" for problem in kinds.problems(spec[key], options)]
+
+
+def _dataset_problems(dataset: str, where: str) -> list[str]:
+    raw, _, kind = dataset.partition("_")
+    table, name = (preprocessing.PREPROCESSING, kind) if raw in data.DATASETS else (data.DATASETS, raw)
+    return [] if name in table or not name else [f"{p} at {where}" for p in table.problems(name, {})]
+
+
+def model_problems(name: str, entry: dict) -> list[str]:
+    """What is wrong with a model entry's dataset, architecture and training kinds (their names and options)."""
+    where, training_spec = f"models -> {name}", entry["training"]
+    found = _dataset_problems(entry["dataset"], f"{where} -> dataset")
+    found += _kind_problems(models.ARCHITECTURES, {"architecture": entry["architecture"], **entry.get("options", {})},
+                            "architecture", f"{where} -> architecture/options")
+    found += _kind_problems(objectives.OBJECTIVES, training_spec["objective"], "name", f"{where} -> training -> objective")
+    for block, kinds in (("optimizer", training.OPTIMIZERS), ("lr_schedule", training.SCHEDULES),
+                         ("protocol", training.PROTOCOLS)):
+        if block in training_spec:
+            found += _kind_problems(kinds, training_spec[block], "kind", f"{where} -> training -> {block}")
+    return found
+
+
+def problems(key: str, entries: dict) -> list[str]:
+    """Every name and option of paper `key`'s registry `entries` that no registered kind takes, one message each."""
+    module = paper_module(key)
+    found = [p for name, entry in entries["models"].items() for p in model_problems(name, entry)]
+    for name, spec in entries["evaluations"].items():
+        found += [f"{p} at evaluations -> {name}"
+                  for p in evaluate.EVALUATIONS.problems(spec["kind"], evaluate.options_of(spec))]
+        if spec["kind"] in evaluate.EVALUATIONS and evaluation_module(spec["kind"]) not in (evaluate.__name__, module.__name__):
+            found.append(f"evaluation kind {spec['kind']!r} belongs to {evaluation_module(spec['kind'])}, not to "
+                         f"{key} or the generic ones, at evaluations -> {name}")
+    for group in ("tables", "figures"):
+        for name, artifact in entries[group].items():
+            if artifact["builder"] not in module.BUILDERS:
+                found.append(f"unknown builder {artifact['builder']!r} at {group} -> {name}; allowed: "
+                             f"{', '.join(sorted(module.BUILDERS))}")
+    return found
