@@ -12,7 +12,7 @@ import yaml
 
 from snakemake.exceptions import WorkflowError
 
-from advrepro import catalog, checksums, codedeps, registry
+from advrepro import catalog, checksums, codedeps, papers, registry
 from advrepro.data import DATASETS
 from advrepro.preprocessing import PREPROCESSING
 

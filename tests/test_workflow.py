@@ -51,8 +51,10 @@ def _copy_checkout(target: Path) -> Path:
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """snakemake in `workdir`, with the library of that checkout (its src/) first on the path."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(workdir / "src"), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=workdir,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result
@@ -228,3 +230,22 @@ def test_report_pdf_true_without_latexmk_stops_at_start_up(checkout):
     result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "-n", "--config", "report_pdf=true"],
                             cwd=checkout, capture_output=True, text=True, env={**os.environ, "PATH": path})
     assert result.returncode != 0 and "report_pdf=true needs latexmk" in result.stdout + result.stderr
+
+
+def test_a_new_paper_is_its_registry_its_module_and_its_notebook(checkout, offline_mnist):
+    """tests/data/tiny_paper holds a fifth paper's three files; copied in, it runs at smoke scale and
+    reaches the report with nothing else edited."""
+    tiny = REPO / "tests" / "data" / "tiny_paper"
+    added = [p.relative_to(tiny) for p in tiny.rglob("*") if p.is_file() and p.name != "README.md"]
+    assert sorted(map(str, added)) == ["config/papers/tiny2024.yaml", "src/advrepro/papers/tiny2024.py",
+                                       "workflow/notebooks/tiny2024.ipynb"]
+    for path in added:
+        assert not (checkout / path).exists()
+        shutil.copy2(tiny / path, checkout / path)
+    snakemake(checkout, "--configfile", "config/scales/smoke.yaml", "--config", f"torchvision_root={offline_mnist}",
+              "papers=[tiny2024]")
+    html = (checkout / "results/report/index.html").read_text()
+    assert 'id="tiny2024-table1"' in html and 'id="tiny2024-fig1"' in html and "A Tiny Paper" in html
+    table = (checkout / "results/tables/tiny2024/table1.csv").read_text()
+    assert "median margin" in table and "made up" not in table  # its own evaluation kind ran
+    assert json.loads((checkout / "results/evals/tiny2024/softmax/margin.json").read_text())["margin"] > 0

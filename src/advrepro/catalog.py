@@ -3,18 +3,8 @@ of a paper registry's names and options against the registered signatures (advre
 
 from __future__ import annotations
 
-import importlib
-
-from advrepro import data, evaluate, models, objectives, preprocessing, training
+from advrepro import data, evaluate, models, objectives, papers, preprocessing, training
 from advrepro.kinds import Kinds
-
-PAPERS_PACKAGE = "advrepro.papers"
-
-
-def paper_module(key: str):
-    """advrepro.papers.<key>: its tables, figures and evaluation kinds (importing it registers them)."""
-    return importlib.import_module(f"{PAPERS_PACKAGE}.{key}")
-
 
 def evaluation_module(kind: str) -> str:
     """The module that registered evaluation kind `kind` (generic: advrepro.evaluate; else a paper's)."""
@@ -49,7 +39,7 @@ def model_problems(name: str, entry: dict) -> list[str]:
 
 def problems(key: str, entries: dict) -> list[str]:
     """Every name and option of paper `key`'s registry `entries` that no registered kind takes, one message each."""
-    module = paper_module(key)
+    module = papers.module(key)
     found = [p for name, entry in entries["models"].items() for p in model_problems(name, entry)]
     for name, spec in entries["evaluations"].items():
         found += [f"{p} at evaluations -> {name}"
@@ -57,9 +47,9 @@ def problems(key: str, entries: dict) -> list[str]:
         if spec["kind"] in evaluate.EVALUATIONS and evaluation_module(spec["kind"]) not in (evaluate.__name__, module.__name__):
             found.append(f"evaluation kind {spec['kind']!r} belongs to {evaluation_module(spec['kind'])}, not to "
                          f"{key} or the generic ones, at evaluations -> {name}")
+    allowed = papers.builders_of(key)
     for group in ("tables", "figures"):
         for name, artifact in entries[group].items():
-            if artifact["builder"] not in module.BUILDERS:
-                found.append(f"unknown builder {artifact['builder']!r} at {group} -> {name}; allowed: "
-                             f"{', '.join(sorted(module.BUILDERS))}")
+            if artifact["builder"] not in allowed:
+                found.append(f"unknown builder {artifact['builder']!r} at {group} -> {name}; allowed: {', '.join(allowed)}")
     return found

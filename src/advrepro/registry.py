@@ -129,16 +129,15 @@ def _check_override_names(base: dict, overrides: dict, source: str) -> None:
         for name in overrides.get(group) or {}:
             known = base.get(group, {})
             if name not in known:
-                hint = difflib.get_close_matches(name, known, 1)
                 raise ConfigError(f"{source}: unknown {group.removesuffix('s').replace('_', ' ')} {name!r} at "
-                                  f"{group}{f' (did you mean {hint[0]!r}?)' if hint else ''}; known: "
-                                  f"{', '.join(sorted(known)) or 'none'}")
+                                  f"{group}{_hint(name, known)}; known: {', '.join(sorted(known)) or 'none'}")
 
 
 def load(config: dict, root: str | Path, configfiles=()) -> dict[str, dict]:
     """Validate the global config (after reading its --config text as YAML where it must be) and load
-    every paper registry it names, overrides applied; `configfiles` (the --configfile overlays) are
-    checked for duplicate keys and named in errors of their overrides.
+    every paper registry it names (papers: all = every config/papers/<key>.yaml, by year), overrides
+    applied; `configfiles` (the --configfile overlays) are checked for duplicate keys and named in errors
+    of their overrides.
 
     Returns {paper key: registry dict}; `config` is updated in place with the coerced values.
     """
@@ -148,10 +147,16 @@ def load(config: dict, root: str | Path, configfiles=()) -> dict[str, dict]:
         read_yaml(path)
     config.update(coerce_text(config, _schema(schemas / "config.schema.yaml")))
     validate(config, schemas / "config.schema.yaml", "config (config/config.yaml + --configfile/--config)")
+    available = {path.stem: path for path in sorted((root / "config" / "papers").glob("*.yaml"))}
+    for key in [*(() if config["papers"] == "all" else config["papers"]), *config["overrides"]]:
+        if key not in available:
+            raise ConfigError(f"config: no paper {key!r}{_hint(key, available)}: its registry would be "
+                              f"config/papers/{key}.yaml; known: {', '.join(available)}")
+    bases = {key: read_yaml(available[key], f"config/papers/{key}.yaml")
+             for key in (available if config["papers"] == "all" else config["papers"])}
     papers = {}
-    for key in config["papers"]:
-        name = f"config/papers/{key}.yaml"
-        base = read_yaml(root / name, name)
+    for key in sorted(bases, key=lambda k: (bases[k]["paper"]["year"], k)) if config["papers"] == "all" else bases:
+        name, base = f"config/papers/{key}.yaml", bases[key]
         _check(base, key, schemas, name)
         overrides = config["overrides"].get(key) or {}
         source = f"{_overrides_source(key, configfiles)} (over {name})"
@@ -161,6 +166,11 @@ def load(config: dict, root: str | Path, configfiles=()) -> dict[str, dict]:
             _check(registry, key, schemas, source)
         papers[key] = registry
     return papers
+
+
+def _hint(name: str, known) -> str:
+    match = difflib.get_close_matches(name, list(known), 1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def _check(registry: dict, key: str, schemas: Path, source: str) -> None:

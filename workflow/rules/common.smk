@@ -9,14 +9,15 @@ def code(script, *extra):
     return codedeps.closure(script, *extra)
 
 
-def paper_module(paper):
-    return f"{catalog.PAPERS_PACKAGE}.{paper}"
+def artifact_code(script):
+    """An artifact script's code, with the paper's module and the shared builders it imports by name."""
+    return lambda wildcards: code(script, f"{papers.__name__}.{wildcards.paper}", papers.SHARED)
 
 
 def evaluation_code(wildcards):
     """The evaluate script's code, and the paper's module when the evaluation's kind is the paper's own."""
     owner = catalog.evaluation_module(entry(wildcards.paper, "evaluations", wildcards.evaluation)["kind"])
-    return code("scripts/evaluate.py", *([owner] if owner.startswith(catalog.PAPERS_PACKAGE) else []))
+    return code("scripts/evaluate.py", *([owner] if owner.startswith(papers.__name__ + ".") else []))
 
 
 def dataset_file(name):

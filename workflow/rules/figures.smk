@@ -4,7 +4,7 @@ rule figure:
         unpack(figure_records),
         results=lambda w: eval_files(w.paper, entry(w.paper, "figures", w.figure))
         + svm_files(w.paper, entry(w.paper, "figures", w.figure)),
-        code=lambda w: code("scripts/make_figure.py", paper_module(w.paper)),
+        code=artifact_code("scripts/make_figure.py"),
     output:
         pdf="results/figures/{paper}/{figure}.pdf",
         png=report(

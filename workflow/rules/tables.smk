@@ -2,7 +2,7 @@ rule table:
     input:
         results=lambda w: eval_files(w.paper, entry(w.paper, "tables", w.table))
         + svm_files(w.paper, entry(w.paper, "tables", w.table)),
-        code=lambda w: code("scripts/make_table.py", paper_module(w.paper)),
+        code=artifact_code("scripts/make_table.py"),
     output:
         csv="results/tables/{paper}/{table}.csv",
         tex="results/tables/{paper}/{table}.tex",

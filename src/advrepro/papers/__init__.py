@@ -1,25 +1,49 @@
-"""Paper-specific assembly of tables and figures from evaluation results."""
+"""What is specific to each paper, one module per paper (advrepro.papers.<key>): how its tables and figures
+are assembled from results (builders, registered in BUILDERS) and the evaluation kinds only it uses.
+
+A builder is (artifact: its registry entry, inputs: ArtifactInputs) -> a long table (tables; see
+`long_table`) or a matplotlib figure (figures). A registry names builders of its own module or of
+advrepro.papers.shared.
+"""
 
 from __future__ import annotations
 
 import importlib
 from types import ModuleType
 
+import pandas as pd
+
 from advrepro.io import read_json
+from advrepro.kinds import Kinds
 from advrepro.provenance import config_hash
+from advrepro.tables import LONG_COLUMNS
+
+BUILDERS = Kinds("table or figure builder", fixed=("artifact", "inputs"))
+SHARED = "advrepro.papers.shared"
 
 
 def module(key: str) -> ModuleType:
-    """advrepro.papers.<key>, the builders of one paper."""
+    """advrepro.papers.<key>, the builders and evaluation kinds of one paper (importing it registers them)."""
+    importlib.import_module(SHARED)
     return importlib.import_module(f"advrepro.papers.{key}")
 
 
+def builders_of(key: str) -> list[str]:
+    """The builders a registry of paper `key` may name: its module's and the shared ones."""
+    owners = (module(key).__name__, SHARED)
+    return sorted(name for name, function in BUILDERS.items() if function.__module__ in owners)
+
+
 def builder(key: str, name: str):
-    """The builder function `name` of paper `key`; unknown names fail with the allowed ones."""
-    mod = module(key)
-    if name not in mod.BUILDERS:
-        raise ValueError(f"unknown builder {name!r} for {key}; allowed: {', '.join(sorted(mod.BUILDERS))}")
-    return mod.BUILDERS[name]
+    """The builder `name` for paper `key` (its own or a shared one); other names fail with the allowed ones."""
+    if name not in builders_of(key):
+        raise ValueError(f"unknown builder {name!r} for {key}; allowed: {', '.join(builders_of(key))}")
+    return BUILDERS[name]
+
+
+def long_table(rows: list[tuple]) -> pd.DataFrame:
+    """A table builder's result: one row per (row, row_label, column, ours, ours_sem), ours_sem NaN if none."""
+    return pd.DataFrame(rows, columns=LONG_COLUMNS)
 
 
 def _describe_data(result: dict) -> str:

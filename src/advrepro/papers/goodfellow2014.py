@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from advrepro import figures
-from advrepro.papers import ArtifactInputs
+from advrepro.papers import BUILDERS, ArtifactInputs, long_table
 import copy
 
 import torch
@@ -64,9 +64,6 @@ def _logistic_regression(inputs: EvaluationInputs, eps: float, n: int) -> dict:
 FGSM_COLUMNS = {"error": "error", "mean confidence": "mean_confidence", "confidence on errors": "confidence_on_errors"}
 
 
-def _long(rows: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["row", "row_label", "column", "ours", "ours_sem"])
-
 
 def _at_eps(rows: list[dict], eps: float) -> dict:
     """The row of an FGSM sweep at `eps`; a clear error when the sweep lacks it."""
@@ -76,6 +73,7 @@ def _at_eps(rows: list[dict], eps: float) -> dict:
     raise ValueError(f"no FGSM result at eps {eps}; the sweep has {', '.join(str(r['eps']) for r in rows)}")
 
 
+@BUILDERS.register()
 def fgsm_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Sections 4 and 6: FGSM error and confidences (%) per model, at the eps of the model's dataset
     (options.eps: dataset -> eps; options.columns: a subset of error, mean confidence, confidence on errors)."""
@@ -86,9 +84,10 @@ def fgsm_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
         row = _at_eps(inputs.result(model, evaluation)["fgsm"], options["eps"][inputs.models[model]["dataset"]])
         rows += [(model, inputs.labels[model], column, 100 * row[FGSM_COLUMNS[column]], np.nan)
                  for column in options.get("columns", FGSM_COLUMNS)]
-    return _long(rows)
+    return long_table(rows)
 
 
+@BUILDERS.register()
 def advtrain_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Section 6: clean test error (%) per model, plus rows holding the mean ± standard error over
     groups of models (options.mean_rows: row -> {label, models}), e.g. the five 1600-unit seeds."""
@@ -99,18 +98,20 @@ def advtrain_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
         values = np.array([errors[m] for m in group["models"]])
         sem = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
         rows.append((row, f"{group['label']} (n={len(values)})", "test error", values.mean(), sem))
-    return _long(rows)
+    return long_table(rows)
 
 
+@BUILDERS.register()
 def transfer_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Section 6: FGSM error (%) of each model (rows) on examples crafted on each source model
     (options.columns: column -> evaluation naming the source); the diagonal is white-box."""
-    return _long([
+    return long_table([
         (model, inputs.labels[model], column, 100 * inputs.result(model, evaluation)["fgsm"][0]["error"], np.nan)
         for model in artifact["models"] for column, evaluation in artifact["options"]["columns"].items()
     ])
 
 
+@BUILDERS.register()
 def logistic_regression_figure(artifact: dict, inputs: ArtifactInputs):
     """Fig. 2: the weights w = W_1 - W_0, their sign, and FGSM examples; the title gives clean and FGSM
     error beside the paper's and the largest gap between the closed form zeta(eps ||w||_1 - y(w.x+b))
@@ -135,6 +136,7 @@ def logistic_regression_figure(artifact: dict, inputs: ArtifactInputs):
     return fig
 
 
+@BUILDERS.register()
 def eps_curve_figure(artifact: dict, inputs: ArtifactInputs):
     """Beyond the paper: FGSM test error against eps for every model, one line each."""
     (evaluation,) = artifact["evaluations"]
@@ -148,8 +150,3 @@ def eps_curve_figure(artifact: dict, inputs: ArtifactInputs):
     ax.set_ylabel("FGSM test error (%)")
     ax.legend(fontsize=5, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
-
-
-BUILDERS = {f.__name__: f for f in (
-    fgsm_table, advtrain_table, transfer_table, logistic_regression_figure, eps_curve_figure,
-)}

@@ -8,7 +8,7 @@ import torch
 
 from advrepro import figures
 from advrepro.data import load_split
-from advrepro.papers import ArtifactInputs
+from advrepro.papers import BUILDERS, ArtifactInputs, long_table
 from advrepro.theory import linear_density_slope, predicted_additional_error, predicted_error_under_noise
 from advrepro.attacks import input_gradient
 from advrepro.evaluate import EVALUATIONS, EvaluationInputs
@@ -42,9 +42,6 @@ def _perturbation_examples(inputs: EvaluationInputs, p: float, sigmas: list[floa
 
 
 
-def _long(rows: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["row", "row_label", "column", "ours", "ours_sem"])
-
 
 def _column(std: float) -> str:
     return f"{std:g}"
@@ -55,14 +52,7 @@ def _clean_error(noise_rows: list[dict]) -> float:
     return noise_rows[0]["error"] - noise_rows[0]["additional_error"]
 
 
-def evaluation_columns_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
-    """Tables I-III: test error (%) per model, a column per evaluation (options.columns: name -> evaluation)."""
-    return _long([
-        (model, inputs.labels[model], column, 100 * inputs.result(model, evaluation)["error"], np.nan)
-        for model in artifact["models"] for column, evaluation in artifact["options"]["columns"].items()
-    ])
-
-
+@BUILDERS.register()
 def grid_selection_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Section IV-A's grid: validation error (%) of each setting; ours is the lowest, the paper's is marked."""
     (evaluation,) = artifact["evaluations"]
@@ -74,9 +64,10 @@ def grid_selection_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame
                                  ("the paper's choice", model == artifact["options"]["paper_choice"])) if on]
         return inputs.labels[model] + (f" ({', '.join(marks)})" if marks else "")
 
-    return _long([(model, label(model), "validation error", error, np.nan) for model, error in errors.items()])
+    return long_table([(model, label(model), "validation error", error, np.nan) for model, error in errors.items()])
 
 
+@BUILDERS.register()
 def min_perturbation_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Table VI: mean and standard deviation of the minimum perturbation per model."""
     rows = []
@@ -84,18 +75,20 @@ def min_perturbation_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFra
         stats = inputs.result(model, "min_perturbation")["statistics"]
         rows += [(model, inputs.labels[model], "mean", stats["mean"], np.nan),
                  (model, inputs.labels[model], "std", stats["std"], np.nan)]
-    return _long(rows)
+    return long_table(rows)
 
 
+@BUILDERS.register()
 def noise_error_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Table VII: error (%) under Gaussian noise, mean ± standard error over noise draws."""
     (evaluation,) = artifact["evaluations"]
-    return _long([
+    return long_table([
         (model, inputs.labels[model], _column(r["std"]), 100 * r["error"], 100 * r["error_sem"])
         for model in artifact["models"] for r in inputs.result(model, evaluation)["noise"]
     ])
 
 
+@BUILDERS.register()
 def predicted_noise_error_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Table VIII: eq. (33) fed with our clean error and our Table VI statistics, at Table VII's noise levels."""
     noise_eval, perturbation_eval = artifact["evaluations"]
@@ -106,9 +99,10 @@ def predicted_noise_error_table(artifact: dict, inputs: ArtifactInputs) -> pd.Da
         for r in noise:
             predicted = predicted_error_under_noise(_clean_error(noise), stats["mean"], stats["std"], r["std"])
             rows.append((model, inputs.labels[model], _column(r["std"]), 100 * predicted, np.nan))
-    return _long(rows)
+    return long_table(rows)
 
 
+@BUILDERS.register()
 def additional_error_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Table IX: additional error (%) from small noise, measured and predicted by a density linear near 0."""
     noise_eval, perturbation_eval = artifact["evaluations"]
@@ -123,7 +117,7 @@ def additional_error_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFra
         predicted = predicted_additional_error(slope, r["std"], 1 - _clean_error(noise))
         rows += [(model, inputs.labels[model], "actual", 100 * r["additional_error"], 100 * r["additional_error_sem"]),
                  (model, inputs.labels[model], "predicted", 100 * predicted, np.nan)]
-    return _long(rows)
+    return long_table(rows)
 
 
 def _finite_norms(inputs: ArtifactInputs, artifact: dict) -> tuple[np.ndarray, dict]:
@@ -133,6 +127,7 @@ def _finite_norms(inputs: ArtifactInputs, artifact: dict) -> tuple[np.ndarray, d
     return norms[np.isfinite(norms)], result["statistics"]
 
 
+@BUILDERS.register()
 def perturbation_histogram(artifact: dict, inputs: ArtifactInputs):
     """Fig. 5: histogram of the minimum perturbations (L2 norm) on the training set."""
     norms, stats = _finite_norms(inputs, artifact)
@@ -144,6 +139,7 @@ def perturbation_histogram(artifact: dict, inputs: ArtifactInputs):
     return fig
 
 
+@BUILDERS.register()
 def perturbation_histogram_near_zero(artifact: dict, inputs: ArtifactInputs):
     """Fig. 7: Fig. 5 below `upper`, with the density k*a fitted for Table IX drawn over it."""
     norms, stats = _finite_norms(inputs, artifact)
@@ -159,6 +155,7 @@ def perturbation_histogram_near_zero(artifact: dict, inputs: ArtifactInputs):
     return fig
 
 
+@BUILDERS.register()
 def noisy_digits(artifact: dict, inputs: ArtifactInputs):
     """Fig. 6: MNIST test digits and the same digits with N(0, std^2) noise added."""
     options = artifact["options"]
@@ -171,6 +168,7 @@ def noisy_digits(artifact: dict, inputs: ArtifactInputs):
                               ["test digits", f"+ Gaussian noise, std {options['std']:g} (clipped to [0,1] for display)"])
 
 
+@BUILDERS.register()
 def perturbation_examples_figure(artifact: dict, inputs: ArtifactInputs):
     """Figs. 1-4: the test digits (show: clean), x + eps (perturbed) or eps * magnify (perturbation)
     for the step of norm options.sigma, with the model's predictions."""
@@ -194,6 +192,7 @@ def perturbation_examples_figure(artifact: dict, inputs: ArtifactInputs):
                               cmap="gray", vmin=-bound, vmax=bound)
 
 
+@BUILDERS.register()
 def p_family_figure(artifact: dict, inputs: ArtifactInputs):
     """Beyond the paper: test error against p of the family, clean and under each noise level."""
     (evaluation,) = artifact["evaluations"]
@@ -212,10 +211,3 @@ def p_family_figure(artifact: dict, inputs: ArtifactInputs):
     ax.set_ylabel("test error (%)")
     ax.legend(frameon=False)
     return fig
-
-
-BUILDERS = {f.__name__: f for f in (
-    evaluation_columns_table, grid_selection_table, perturbation_examples_figure, p_family_figure,
-    min_perturbation_table, noise_error_table, predicted_noise_error_table, additional_error_table,
-    perturbation_histogram, perturbation_histogram_near_zero, noisy_digits,
-)}

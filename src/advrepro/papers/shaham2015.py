@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.patches import Circle
 
 from advrepro import figures
-from advrepro.papers import ArtifactInputs
+from advrepro.papers import BUILDERS, ArtifactInputs, long_table
 import torch
 from torch import nn
 
@@ -55,6 +55,7 @@ def _norm(p: float) -> str:
     return _NORMS.get(float(p), f"l{p:g}")
 
 
+@BUILDERS.register()
 def accuracy_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Tables 1-2: accuracy (%) per model on the test set and on the fixed adversarial set (options.columns:
     name -> evaluation), plus the set's size (options.size_column) on the row of the model it was built from."""
@@ -69,7 +70,7 @@ def accuracy_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
             rows.append((model, inputs.labels[model], options["size_column"], float(summary["size"]), np.nan))
             rows = [(m, f"{label} [set built from it: {steps}; from {summary['source_examples']} test points]"
                      if m == model else label, *rest) for m, label, *rest in rows]
-    return pd.DataFrame(rows, columns=["row", "row_label", "column", "ours", "ours_sem"])
+    return long_table(rows)
 
 
 def _display(images: np.ndarray) -> list[np.ndarray]:
@@ -81,6 +82,7 @@ def _display(images: np.ndarray) -> list[np.ndarray]:
     return list(((images - low) / np.where(high > low, high - low, 1)).transpose(0, 2, 3, 1))
 
 
+@BUILDERS.register()
 def adversarial_samples_figure(artifact: dict, inputs: ArtifactInputs):
     """Figs. 1, 2 and 4: originals (top) over their adversarial examples (bottom) from the fixed set, with the
     model's predictions; options.circle marks the most changed pixel (the single pixel of an l1 step)."""
@@ -107,6 +109,7 @@ def adversarial_samples_figure(artifact: dict, inputs: ArtifactInputs):
     return fig
 
 
+@BUILDERS.register()
 def fgsm_sweep_figure(artifact: dict, inputs: ArtifactInputs):
     """Figs. 3 and 6: accuracy (%) against the FGSM eps, each net attacked with its own gradients."""
     (evaluation,) = artifact["evaluations"]
@@ -120,6 +123,7 @@ def fgsm_sweep_figure(artifact: dict, inputs: ArtifactInputs):
     return fig
 
 
+@BUILDERS.register()
 def accuracy_per_epoch_figure(artifact: dict, inputs: ArtifactInputs):
     """Fig. 5: test accuracy (%) after every training epoch, logged during training (monitor_test)."""
     fig, ax = figures.new()
@@ -131,7 +135,3 @@ def accuracy_per_epoch_figure(artifact: dict, inputs: ArtifactInputs):
     ax.set_ylabel("test accuracy (%)")
     ax.legend(frameon=False)
     return fig
-
-
-BUILDERS = {f.__name__: f for f in (accuracy_table, adversarial_samples_figure, fgsm_sweep_figure,
-                                    accuracy_per_epoch_figure)}

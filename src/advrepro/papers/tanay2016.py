@@ -10,7 +10,7 @@ import torch
 
 from advrepro import figures, svm, theory
 from advrepro.data import load_split
-from advrepro.papers import ArtifactInputs
+from advrepro.papers import BUILDERS, ArtifactInputs, long_table
 from torch import nn
 
 from advrepro.attacks import targeted_ascent
@@ -82,9 +82,6 @@ def _layer_weights(inputs: EvaluationInputs, filters: int) -> dict:
 
 
 
-def _long(rows: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["row", "row_label", "column", "ours", "ours_sem"])
-
 
 def _paths(inputs: ArtifactInputs) -> dict[str, dict]:
     """The lambda path of each pair the artifact reads, by pair name."""
@@ -111,12 +108,14 @@ def _summary(path: dict) -> dict:
             "dadv lambda=1e7": path["d_adv"][high]}
 
 
+@BUILDERS.register()
 def svm_summary_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """setups.md 5.1's table: per pair the lowest test error and its alpha, and both ends of the path."""
-    return _long([(pair, pair, column, value, np.nan)
+    return long_table([(pair, pair, column, value, np.nan)
                   for pair, path in _paths(inputs).items() for column, value in _summary(path).items()])
 
 
+@BUILDERS.register()
 def svm_all_pairs_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Over every pair read: the median and range of the best alpha, and means of the summary numbers."""
     rows = pd.DataFrame([_summary(p) for p in _paths(inputs).values()])
@@ -125,9 +124,10 @@ def svm_all_pairs_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
               "mean test error lambda=0.1": rows["test error lambda=0.1"].mean(), "mean dadv lambda=0.1": rows["dadv lambda=0.1"].mean(),
               "mean dadv lambda=1e7": rows["dadv lambda=1e7"].mean()}
     label = f"all {len(rows)} pairs read"
-    return _long([("all", label, column, value, np.nan) for column, value in values.items()])
+    return long_table([("all", label, column, value, np.nan) for column, value in values.items()])
 
 
+@BUILDERS.register()
 def identity_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """d_adv measured on the training images against 1/2 ||j - i|| cos(theta): the largest relative
     deviation over each pair's path (it holds exactly on balanced classes)."""
@@ -136,9 +136,10 @@ def identity_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
         identity = 0.5 * path["centroid_distance"] * np.cos(path["theta"])
         deviation = np.abs(np.asarray(path["d_adv"]) - identity) / np.abs(identity)
         rows.append((pair, pair, "max relative deviation", float(deviation.max()), np.nan))
-    return _long(rows)
+    return long_table(rows)
 
 
+@BUILDERS.register()
 def toy_figure(artifact: dict, inputs: ArtifactInputs):
     """The 2-D toy problem: class I at a < 0, class J at a > 0, both on the a axis, so every line L_theta
     through the origin separates them; an image x with its projected and mirror images on each, and
@@ -172,6 +173,7 @@ def toy_figure(artifact: dict, inputs: ArtifactInputs):
     return fig
 
 
+@BUILDERS.register()
 def loss_scaling_figure(artifact: dict, inputs: ArtifactInputs):
     """f_||w||(y d) for the hinge and the softplus at several ||w||, with the limits of section
     "The scaling parameter ||w||": alpha - beta ||w|| y d (small) and ||w|| max(-y d, 0) (large)."""
@@ -187,6 +189,7 @@ def loss_scaling_figure(artifact: dict, inputs: ArtifactInputs):
     return fig
 
 
+@BUILDERS.register()
 def svm_curves_figure(artifact: dict, inputs: ArtifactInputs):
     """Train and test error, d_adv and theta against alpha for the pairs in options.show, and the mean over
     every pair read (black)."""
@@ -228,6 +231,7 @@ def _grid(artifact: dict, inputs: ArtifactInputs, draw) -> object:
     return fig
 
 
+@BUILDERS.register()
 def svm_histograms_figure(artifact: dict, inputs: ArtifactInputs):
     """Histograms of y d(x) on the training set per lambda, with the hinge scaled by ||w|| (blue)."""
     def draw(ax, path, index, x, y):
@@ -242,6 +246,7 @@ def svm_histograms_figure(artifact: dict, inputs: ArtifactInputs):
     return _grid(artifact, inputs, draw)
 
 
+@BUILDERS.register()
 def tilting_plane_figure(artifact: dict, inputs: ArtifactInputs):
     """The training images projected on the tilting plane (z, n) of each SVM; the boundary is a line."""
     def draw(ax, path, index, x, y):
@@ -260,6 +265,7 @@ def tilting_plane_figure(artifact: dict, inputs: ArtifactInputs):
     return _grid(artifact, inputs, draw)
 
 
+@BUILDERS.register()
 def mirror_figure(artifact: dict, inputs: ArtifactInputs):
     """One training image per class (seeded) and its mirror image through each SVM boundary."""
     paths, alphas = _paths(inputs), artifact["options"]["alphas"]
@@ -280,13 +286,7 @@ def mirror_figure(artifact: dict, inputs: ArtifactInputs):
     return figures.image_grid(rows, titles, vmin=None, vmax=None)  # mirrors leave [0, 1]
 
 
-def lenet_error_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
-    """Final test error (%) of LeNet low and high."""
-    (evaluation,) = artifact["evaluations"]
-    return _long([(m, inputs.labels[m], "test error", 100 * inputs.result(m, evaluation)["error"], np.nan)
-                  for m in artifact["models"]])
-
-
+@BUILDERS.register()
 def cyclic_norms_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Per network: the L2 norm of each cyclic perturbation d -> d+1 and their mean (steps in the notebook)."""
     (evaluation,) = artifact["evaluations"]
@@ -297,9 +297,10 @@ def cyclic_norms_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
                  for d, t, norm, ok in zip(r["labels"], r["targets"], r["l2_norms"], r["reached"])]
         rows += [(m, inputs.labels[m], column, norm, np.nan) for column, norm in cells]
         rows.append((m, inputs.labels[m], "mean", float(np.mean(r["l2_norms"])), np.nan))
-    return _long(rows)
+    return long_table(rows)
 
 
+@BUILDERS.register()
 def lenet_curves_figure(artifact: dict, inputs: ArtifactInputs):
     """Train error (training pass) and test error after every epoch, per network."""
     fig, ax = figures.new(5.5, 3.4)
@@ -313,6 +314,7 @@ def lenet_curves_figure(artifact: dict, inputs: ArtifactInputs):
     return fig
 
 
+@BUILDERS.register()
 def lenet_weights_figure(artifact: dict, inputs: ArtifactInputs):
     """Per network and layer: the RMS of the weights (titles) and random filters (first input channel)."""
     (evaluation,) = artifact["evaluations"]
@@ -325,6 +327,7 @@ def lenet_weights_figure(artifact: dict, inputs: ArtifactInputs):
     return figures.image_grid(rows, titles, cmap="gray", vmin=None, vmax=None)
 
 
+@BUILDERS.register()
 def lenet_adversarial_figure(artifact: dict, inputs: ArtifactInputs):
     """Per network: the 10 originals, their adversarials d -> d+1 and the perturbations (own grey scale),
     with the L2 norms (0-255 pixels) in the titles."""
@@ -338,9 +341,3 @@ def lenet_adversarial_figure(artifact: dict, inputs: ArtifactInputs):
         titles += [f"{inputs.labels[m]}: originals (t = {r['temperature']:.3g})", "adversarials (targets d+1)",
                    f"perturbations, L2 norms: {norms}"]
     return figures.image_grid(rows, titles, vmin=None, vmax=None)
-
-
-BUILDERS = {f.__name__: f for f in (svm_summary_table, svm_all_pairs_table, identity_table, toy_figure,
-                                    loss_scaling_figure, svm_curves_figure, svm_histograms_figure,
-                                    tilting_plane_figure, mirror_figure, lenet_error_table, cyclic_norms_table,
-                                    lenet_curves_figure, lenet_weights_figure, lenet_adversarial_figure)}
