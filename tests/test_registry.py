@@ -21,7 +21,7 @@ def test_the_shipped_configuration_and_scales_are_valid():
     for scale in ("quick", "smoke"):
         overlay = yaml.safe_load((REPO / "config" / "scales" / f"{scale}.yaml").read_text())
         papers = _load(registry.deep_merge(CONFIG, overlay))
-        assert set(papers) == set(CONFIG["papers"])
+        assert set(papers) == {p.stem for p in (REPO / "config" / "papers").glob("*.yaml")}
 
 
 def test_unknown_global_key_names_the_key_the_file_and_the_allowed_keys():
@@ -138,3 +138,27 @@ def test_config_text_is_read_as_yaml_where_the_schema_needs_it():
     assert config["limits"]["max_epochs"] == 2 and config["scale"] == "quick"
     with pytest.raises(registry.ConfigError, match=r"'two' at limits -> max_epochs has the wrong type.*--configfile overlay"):
         registry.load(registry.deep_merge(CONFIG, {"limits": {"max_epochs": "two"}}), REPO)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"models": {"maxout": {"options": {"unit": 100}}}},
+     r"unknown key 'unit' \(did you mean 'units'\?\) for architecture 'maxout_mlp'; allowed keys: .*units.* at models -> maxout"),
+    ({"models": {"maxout": {"architecture": "maxout"}}}, r"unknown architecture 'maxout' \(did you mean 'maxout_mlp'\?\)"),
+    ({"models": {"maxout_grad_p2": {"training": {"objective": {"form": "double_back"}}}}},
+     r"'double_back' at form is not allowed; allowed values: 'perturbation', 'double_backprop'"),
+    ({"models": {"maxout": {"training": {"protocol": {"patience": "ten"}}}}}, r"'ten' at patience has the wrong type"),
+    ({"models": {"softmax_wd1": {"training": {"lr_schedule": {"kind": "exponential"}}}}}, r"lr_schedule 'exponential' needs 'factor'"),
+    ({"models": {"maxout": {"dataset": "mnist_gcn"}}}, r"unknown preprocessing 'gcn' .*at models -> maxout -> dataset"),
+    ({"evaluations": {"noise": {"kind": "gaussian"}}}, r"unknown evaluation kind 'gaussian' \(did you mean 'gaussian_noise'\?\)"),
+    ({"tables": {"table1": {"builder": "lenet_curves_figure"}}}, r"unknown builder 'lenet_curves_figure' at tables -> table1"),
+])
+def test_kind_names_and_options_are_checked_against_the_registered_signatures(override, message):
+    """The registry's kinds are checked against advrepro.kinds registrations (no enums to keep in step)."""
+    with pytest.raises(registry.ConfigError, match=message):
+        _load(overrides=override)
+
+
+def test_an_evaluation_kind_of_another_paper_is_refused():
+    with pytest.raises(registry.ConfigError, match=r"'targeted_cyclic' belongs to advrepro.papers.tanay2016"):
+        _load(overrides={"evaluations": {"clean": {"kind": "targeted_cyclic", "level": 0.9, "step": 1.0,
+                                                   "max_steps": 10}}})

@@ -249,3 +249,18 @@ def test_a_new_paper_is_its_registry_its_module_and_its_notebook(checkout, offli
     table = (checkout / "results/tables/tiny2024/table1.csv").read_text()
     assert "median margin" in table and "made up" not in table  # its own evaluation kind ran
     assert json.loads((checkout / "results/evals/tiny2024/softmax/margin.json").read_text())["margin"] > 0
+
+
+def test_a_new_import_in_a_library_module_is_an_input_of_the_jobs_that_use_it(checkout):
+    """Code dependencies are computed from the imports (advrepro.codedeps), not listed by hand."""
+    (checkout / "src/advrepro/newhelper.py").write_text('"""A module the test adds."""\n')
+    theory = checkout / "src/advrepro/theory.py"
+    theory.write_text(theory.read_text().replace("import torch\n", "import torch\n\nimport advrepro.newhelper  # noqa: F401\n", 1))
+    result = snakemake(checkout, "-n", "--forceall", "lyu2015_table8", "results/svm/tanay2016/3v7.json")
+    inputs = {}
+    for block in re.split(r"^(?=\s*rule \w+:$)", result.stdout, flags=re.M):  # grouped jobs are indented
+        rule, line = re.match(r"\s*rule (\w+):", block), re.search(r"^\s+input: (.*)$", block, re.M)
+        if rule and line:
+            inputs.setdefault(rule[1], []).append(line[1])
+    assert all("src/advrepro/newhelper.py" in line for line in inputs["table"] + inputs["svm_path"])  # they import theory
+    assert not any("newhelper" in line for line in inputs["prepare_dataset"] + inputs["train"])  # they do not
