@@ -16,10 +16,11 @@ from advrepro import catalog, checksums, codedeps, papers, registry
 from advrepro.data import DATASETS
 from advrepro.preprocessing import PREPROCESSING
 
-
 if not Path("config/config.yaml").is_file():  # paths below are relative to the repository root
-    raise WorkflowError(f"run advrepro from its repository root: cd {workflow.basedir} (or add -d {workflow.basedir}); "
-                        f"the working directory {Path.cwd()} has no config/config.yaml")
+    raise WorkflowError(
+        f"run advrepro from its repository root: cd {workflow.basedir} (or add -d {workflow.basedir}); "
+        f"the working directory {Path.cwd()} has no config/config.yaml"
+    )
 
 
 configfile: "config/config.yaml"
@@ -30,8 +31,10 @@ try:
 except registry.ConfigError as error:
     raise WorkflowError(f"invalid configuration:\n{error}")
 if config["report_pdf"] is True and not shutil.which("latexmk"):
-    raise WorkflowError("report_pdf=true needs latexmk, which is not installed: install it (Debian/Ubuntu: apt-get "
-                        "install latexmk texlive-latex-recommended) or set report_pdf=auto (a PDF when latexmk is there)")
+    raise WorkflowError(
+        "report_pdf=true needs latexmk, which is not installed: install it (Debian/Ubuntu: apt-get "
+        "install latexmk texlive-latex-recommended) or set report_pdf=auto (a PDF when latexmk is there)"
+    )
 
 
 wildcard_constraints:

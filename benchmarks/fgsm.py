@@ -13,31 +13,23 @@ ratio is ours / torchattacks (target: <= 1, at least as fast). torchattacks is a
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from pathlib import Path
 
-from advrepro import data, io, models, runtime, timing
+from advrepro import benchmarking, data, io, models, runtime
 from advrepro.attacks import one_step
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--title", default=__doc__.splitlines()[0])
-    parser.add_argument("--models", required=True, help="the registry entry of the model, by name, as JSON")
-    parser.add_argument("--weights", required=True)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--out", required=True)
+    parser = benchmarking.parser(__doc__, trained=True)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--eps", type=float, default=0.25)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
     device = runtime.select_device(args.device)
-    ((name, spec),) = json.loads(args.models).items()
-    model = models.load_trained(spec, args.weights, device)
+    ((name, spec),) = args.models.items()
+    model = models.load_trained(spec, args.weights[0], device)
     x, y, _ = data.load_split(args.dataset, "test", limit=args.batch_size, device=device)
     ours = lambda: one_step(model, x, y, eps=args.eps, clip=(0.0, 1.0))  # noqa: E731
     result = {"name": Path(args.out).stem, "title": args.title, "device": str(device), "batch_size": len(y),
@@ -45,7 +37,7 @@ def main() -> None:
     try:
         import torchattacks
     except ImportError:
-        ours_time = timing.interleaved_medians({"ours": ours}, args.repeats)["ours"]
+        ours_time = benchmarking.interleaved_medians({"ours": ours}, args.repeats)["ours"]
         result["rows"] = [{"measure": f"FGSM, {name}, batch {len(y)}: seconds per batch",
                            "baseline": "torchattacks (not installed: pip install --no-deps torchattacks)",
                            "baseline_seconds": math.nan, "seconds": ours_time, "ratio": math.nan,
@@ -57,7 +49,7 @@ def main() -> None:
     max_gap = (ours() - theirs(x, y)).abs().max().item()
     if max_gap > 1e-5:
         raise AssertionError(f"one_step and torchattacks.FGSM disagree by {max_gap}")
-    median = timing.interleaved_medians({"ours": ours, "torchattacks": lambda: theirs(x, y)}, args.repeats, warmup=2)
+    median = benchmarking.interleaved_medians({"ours": ours, "torchattacks": lambda: theirs(x, y)}, args.repeats, warmup=2)
     ratio = median["ours"] / median["torchattacks"]
     result["rows"] = [{"measure": f"FGSM, {name}, batch {len(y)}: seconds per batch "
                                   f"({len(y) / median['ours']:.0f} vs {len(y) / median['torchattacks']:.0f} images/s)",

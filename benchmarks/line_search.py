@@ -14,14 +14,12 @@ between the two answers to a JSON file.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from pathlib import Path
 
 import torch
 
-from advrepro import data, io, models, runtime, timing
+from advrepro import benchmarking, data, io, models, runtime
 from advrepro.attacks import input_gradient
 from advrepro.evaluate import min_perturbation_along_gradient
 from advrepro.perturbations import steepest_ascent
@@ -42,28 +40,22 @@ def forward_scan(model, x, y, max_norm: float, steps: int = 1000) -> torch.Tenso
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--title", default=__doc__.splitlines()[0])
-    parser.add_argument("--models", required=True, help="the registry entry of the model, by name, as JSON")
-    parser.add_argument("--weights", required=True)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--out", required=True)
+    parser = benchmarking.parser(__doc__, trained=True)
     parser.add_argument("--examples", type=int, default=10000)
     parser.add_argument("--max-norm", type=float, default=10.0)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
     device = runtime.select_device(args.device)
     x, y, _ = data.load_split(args.dataset, "test", limit=args.examples, device=device)
-    (spec,) = json.loads(args.models).values()
-    model = models.load_trained(spec, args.weights, device)
+    (spec,) = args.models.values()
+    model = models.load_trained(spec, args.weights[0], device)
     tol = args.max_norm / args.steps
     runs = {"scan": lambda: forward_scan(model, x, y, args.max_norm, args.steps),
             "bisection": lambda: min_perturbation_along_gradient(model, x, y, args.max_norm, tol)}
     scan, bisect = runs["scan"](), runs["bisection"]()  # the answers (and a warm-up)
-    median = timing.interleaved_medians(runs, args.repeats, warmup=0)
+    median = benchmarking.interleaved_medians(runs, args.repeats, warmup=0)
     scan_time, bisect_time = median["scan"], median["bisection"]
     both = torch.isfinite(scan) & torch.isfinite(bisect)
     result = {

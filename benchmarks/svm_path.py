@@ -13,7 +13,6 @@ also records how far each solver's objective lies above the lower of the two, la
 
 from __future__ import annotations
 
-import argparse
 import warnings
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 import yaml
 
-from advrepro import data, io, svm, timing
+from advrepro import benchmarking, data, io, svm
 
 LIBLINEAR_MAX_ITER = 1_000_000
 
@@ -43,14 +42,10 @@ def liblinear_path(x: np.ndarray, y: np.ndarray, c: torch.Tensor, spec: dict):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--title", default=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", required=True)
+    parser = benchmarking.parser(__doc__, models=False, dataset=True)
     parser.add_argument("--svm", required=True, help="the registry's svm block as YAML/JSON")
-    parser.add_argument("--device", default="cpu", help="ignored: both solvers run on one CPU thread")
     parser.add_argument("--pair", default="3v7")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
     spec = yaml.safe_load(args.svm)
@@ -66,10 +61,10 @@ def main() -> None:
                         max_epochs=spec["max_epochs"])
 
     few = torch.cat([torch.arange(10), torch.arange(len(y) - 10, len(y))])
-    compile_seconds, _ = timing.seconds(lambda: svm.path(x[few], y[few], lambdas[:2]))
+    compile_seconds, _ = benchmarking.seconds(lambda: svm.path(x[few], y[few], lambdas[:2]))
     runs = {"ours": ours_path, "liblinear": lambda: liblinear_path(x.numpy(), y.numpy(), c, spec)}
     ours, (theirs_u, liblinear_iterations) = runs["ours"](), runs["liblinear"]()  # the answers (and a warm-up)
-    median = timing.interleaved_medians(runs, args.repeats, warmup=0)
+    median = benchmarking.interleaved_medians(runs, args.repeats, warmup=0)
     ours_seconds, theirs_seconds = median["ours"], median["liblinear"]
     ours_objective = ours["objective"]
     their_objective = 2 * lambdas * svm.liblinear_objectives(theirs_u, a, c)

@@ -13,13 +13,11 @@ papers: "roughly double"; target for the model's own objective <= 2.1x).
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import torch
 
-from advrepro import io, models, runtime, timing
+from advrepro import benchmarking, io, models, runtime
 from advrepro.objectives import make_objective
 from advrepro.training import make_optimizer, sgd_step
 
@@ -46,7 +44,7 @@ def time_model(name: str, spec: dict, repeats: int, double_backprop: bool, devic
     for form, objective_spec in objectives_of(spec, double_backprop).items():
         objective, optimizer = make_objective(objective_spec), make_optimizer(model, spec["training"])
         steps[form] = lambda objective=objective, optimizer=optimizer: sgd_step(model, objective, optimizer, x, y)
-    median = timing.interleaved_medians(steps, repeats, warmup=2)
+    median = benchmarking.interleaved_medians(steps, repeats, warmup=2)
     rows = []
     for form in list(steps)[1:]:
         ratio = median[form] / median["plain"]
@@ -60,17 +58,13 @@ def time_model(name: str, spec: dict, repeats: int, double_backprop: bool, devic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--title", default=__doc__.splitlines()[0])
-    parser.add_argument("--models", required=True, help="registry entries by name, as JSON")
+    parser = benchmarking.parser(__doc__)
     parser.add_argument("--repeats", type=int, default=60, help="interleaved steps of each objective")
     parser.add_argument("--double-backprop", default="false", choices=["true", "false", "True", "False"])
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
     device = runtime.select_device(args.device)
-    rows = [row for name, spec in json.loads(args.models).items()
+    rows = [row for name, spec in args.models.items()
             for row in time_model(name, spec, args.repeats, args.double_backprop.lower() == "true", device)]
     io.write_json(args.out, {"name": Path(args.out).stem, "title": args.title, "device": str(device),
                              "steps_per_form": args.repeats, "rows": rows})

@@ -1,16 +1,12 @@
 """Build one fixed adversarial set (Shaham et al. 2015, A_mnist / A_cifar10) from a trained baseline on
 the test split; write its tensors and a JSON summary with its size per step and provenance."""
 
-import time
-
-from advrepro import attacks, data, io, jobs, models, provenance, runtime
+from advrepro import attacks, data, io, jobs, models, runtime
 
 sm = jobs.snakemake_object(globals(), "adversarial_set")  # Snakemake's, or by hand: see advrepro.jobs
 spec, model_spec = sm.params.spec, sm.params.model_spec
-with runtime.log_to(sm.log[0]):
-    started = time.time()
-    device = runtime.select_device(sm.params.device)
-    runtime.set_threads(sm.threads)
+with runtime.model_job(sm) as job:
+    device = job.device
     images, labels, dataset_meta = data.load_split(sm.input.dataset, "test", limit=sm.params.examples, device=device)
     model = models.load_trained(model_spec, sm.input.weights, device)
     built = attacks.adversarial_set(model, images, labels, spec["steps"], clip=spec.get("clip"))
@@ -20,7 +16,7 @@ with runtime.log_to(sm.log[0]):
         "paper": sm.wildcards.paper, "set": sm.wildcards.set, "spec": spec, "dataset": dataset_meta,
         "source_examples": len(labels), "size": len(built["labels"]),
         "size_per_step": [{**step, "size": n} for step, n in zip(spec["steps"], sizes)],
-        "provenance": provenance.record(spec, scale=sm.params.scale, seed=0, device=device, started=started),
+        "provenance": job.provenance(spec, 0),
     })
     print(f"{sm.wildcards.set}: {len(built['labels'])} adversarial examples from {len(labels)} test points "
           f"(sizes per step: {sizes})")

@@ -1,15 +1,11 @@
 """Run one registry evaluation of one trained model; write a JSON result with provenance."""
 
-import time
-
-from advrepro import data, evaluate, io, jobs, models, papers, provenance, runtime
+from advrepro import data, evaluate, io, jobs, models, papers, runtime
 
 sm = jobs.snakemake_object(globals(), "evaluate")  # Snakemake's, or by hand: see advrepro.jobs
 spec, model_spec = sm.params.spec, sm.params.model_spec
-with runtime.log_to(sm.log[0]):
-    started = time.time()
-    device = runtime.select_device(sm.params.device)
-    runtime.set_threads(sm.threads)
+with runtime.model_job(sm) as job:
+    device = job.device
     papers.module(sm.wildcards.paper)  # registers the paper's own evaluation kinds
     adversarial_set, set_summary = None, {}
     if spec["split"] == "adversarial_set":  # a fixed set built once from a baseline (rule adversarial_set)
@@ -25,5 +21,5 @@ with runtime.log_to(sm.log[0]):
     io.write_json(sm.output[0], {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "evaluation": sm.wildcards.evaluation,
         "spec": spec, "dataset": dataset_meta, "n": len(labels), **set_summary, **result,
-        "provenance": provenance.record(spec, scale=sm.params.scale, seed=spec["seed"], device=device, started=started),
+        "provenance": job.provenance(spec, spec["seed"]),
     })

@@ -1,18 +1,14 @@
 """Train the SVMs of one digit pair along the whole lambda path (Tanay & Griffin 2016) and write, per
 lambda, the weights (in [0,1] pixel units), train and test error, d_adv, d_err and theta, as JSON."""
 
-import time
-
 import torch
 
-from advrepro import data, io, jobs, provenance, runtime, svm, theory
+from advrepro import data, io, jobs, runtime, svm, theory
 
 sm = jobs.snakemake_object(globals(), "svm_path")  # Snakemake's, or by hand: see advrepro.jobs
 spec, pair = sm.params.spec, sm.wildcards.pair
-with runtime.log_to(sm.log[0]):
-    started = time.time()
-    device = runtime.select_device(sm.params.device)
-    runtime.set_threads(sm.threads)
+with runtime.model_job(sm) as job:
+    device = job.device
     train_images, train_labels, meta = data.load_split(sm.input.dataset, "train", device=device)
     test_images, test_labels, _ = data.load_split(sm.input.dataset, "test", device=device)
     x, y = (t.double() for t in svm.pair_split(train_images, train_labels, pair, spec["per_class"]))
@@ -39,5 +35,5 @@ with runtime.log_to(sm.log[0]):
     io.write_json(sm.output[0], {
         "paper": sm.wildcards.paper, "model": pair, "evaluation": "svm_path",
         "spec": {**spec, "split": "train"}, "dataset": meta, "n_train": len(y), "n_test": len(y_test), **result,
-        "provenance": provenance.record(spec, scale=sm.params.scale, seed=None, device=device, started=started),
+        "provenance": job.provenance(spec, None),
     })

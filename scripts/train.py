@@ -1,7 +1,6 @@
 """Train one registry model (or the first stage of a two-stage one); write its weights and a
 provenance JSON with the training record beside them."""
 
-import time
 from pathlib import Path
 
 from advrepro import data, io, jobs, models, provenance, runtime, training
@@ -9,10 +8,8 @@ from advrepro import data, io, jobs, models, provenance, runtime, training
 sm = jobs.snakemake_object(globals(), "train")  # Snakemake's, or by hand: see advrepro.jobs
 spec = sm.params.spec
 name = f"{sm.wildcards.paper}/{sm.wildcards.model}" + (" (first stage)" if sm.rule == "train_first_stage" else "")
-with runtime.log_to(sm.log[0]):
-    started = time.time()
-    device = runtime.select_device(sm.params.device)
-    runtime.set_threads(sm.threads)
+with runtime.model_job(sm) as job:
+    device = job.device
     runtime.seed_everything(spec["seed"])
     images, labels, dataset_meta = data.training_examples(sm.input.dataset, spec, device)
     model = models.build(spec["architecture"], spec["dataset"], **spec["options"]).to(device)
@@ -34,6 +31,6 @@ with runtime.log_to(sm.log[0]):
     io.write_json(sm.output.provenance, {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "stage": sm.rule, "spec": spec,
         "dataset": dataset_meta, "n_train": len(labels), "training": record,
-        "provenance": provenance.record(spec, scale=sm.params.scale, seed=spec["seed"], device=device, started=started),
+        "provenance": job.provenance(spec, spec["seed"]),
     })
     checkpoint.unlink(missing_ok=True)

@@ -95,6 +95,12 @@ def test_lint_reports_nothing(checkout):
     assert "Lints for" not in result.stdout + result.stderr
 
 
+def test_workflow_files_are_formatted():
+    result = subprocess.run([str(Path(sys.executable).parent / "snakefmt"), "--check", "Snakefile", "workflow"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_bad_config_key_stops_the_run_naming_key_and_allowed_keys(checkout):
     result = snakemake(checkout, "-n", "--config", "scael=quick", check=False)
     assert result.returncode != 0

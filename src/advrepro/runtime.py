@@ -1,4 +1,4 @@
-"""Device choice and seeding."""
+"""What a job needs around its computation: the device, its share of threads, seeding, its log."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import contextlib
 import os
 import random
 import sys
+import time
 import traceback
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import torch
+
+from advrepro import provenance
 
 
 def _cuda_error() -> str | None:
@@ -90,3 +93,26 @@ def log_to(path: str | None) -> Iterator[None]:
             raise
         finally:
             sys.stderr = original
+
+
+class Job(NamedTuple):
+    """A running workflow job that computes with torch: its device, start time and scale."""
+
+    device: torch.device
+    started: float
+    scale: str
+
+    def provenance(self, spec, seed: int | None) -> dict:
+        """The provenance record of its result (advrepro.provenance.record)."""
+        return provenance.record(spec, scale=self.scale, seed=seed, device=self.device, started=self.started)
+
+
+@contextlib.contextmanager
+def model_job(sm) -> Iterator[Job]:
+    """The set-up of a job `sm` (Snakemake's object) that computes with torch: stderr (and a failure's
+    traceback) copied to its log, the device it asks for (params.device), its share of threads, its start."""
+    with log_to(sm.log[0]):
+        started = time.time()
+        device = select_device(sm.params.device)
+        set_threads(sm.threads)
+        yield Job(device, started, sm.params.scale)

@@ -2,7 +2,6 @@
 # resources/datasets -> results/models -> results/evals -> results/{tables,figures} -> results/report
 
 
-
 def code(script, *extra):
     """The library files a job's script and the `extra` modules import, directly or not (advrepro.codedeps),
     declared as inputs so that a change to any of them reruns the job."""
@@ -17,7 +16,7 @@ def artifact_code(script):
 def evaluation_code(wildcards):
     """The evaluate script's code, and the paper's module when the evaluation's kind is the paper's own."""
     owner = catalog.evaluation_module(entry(wildcards.paper, "evaluations", wildcards.evaluation)["kind"])
-    return code("scripts/evaluate.py", *([owner] if owner.startswith(papers.__name__ + ".") else []))
+    return code("scripts/evaluate.py", *([owner] if owner.startswith(f"{papers.__name__}.") else []))
 
 
 def dataset_file(name):
@@ -29,8 +28,10 @@ def entry(paper, group, name):
     (e.g. a mistyped target file) stops the run listing the known ones."""
     known = PAPERS[paper].get(group, {})
     if name not in known:
-        raise WorkflowError(f"{paper} has no {group.removesuffix('s').replace('_', ' ')} {name!r} "
-                            f"(config/papers/{paper}.yaml); known: {', '.join(sorted(known))}")
+        raise WorkflowError(
+            f"{paper} has no {group.removesuffix('s').replace('_', ' ')} {name!r} "
+            f"(config/papers/{paper}.yaml); known: {', '.join(sorted(known))}"
+        )
     return known[name]
 
 
@@ -127,7 +128,9 @@ def figure_dataset(w):
 
 def benchmark_files():
     """The benchmarks of the papers in this run (each paper's registry names its own)."""
-    return [f"results/benchmarks/{paper}/{name}.json" for paper in PAPERS for name in PAPERS[paper].get("benchmarks", {})]
+    return [
+        f"results/benchmarks/{paper}/{name}.json" for paper in PAPERS for name in PAPERS[paper].get("benchmarks", {})
+    ]
 
 
 def benchmark_entry(wildcards):
@@ -141,7 +144,9 @@ def benchmark_inputs(wildcards):
     if spec.get("trained"):
         inputs["weights"] = [weights_file(wildcards.paper, m) for m in spec["models"]]
     if spec.get("trained") or "dataset" in spec:
-        inputs["dataset"] = dataset_file(spec.get("dataset") or entry(wildcards.paper, "models", spec["models"][0])["dataset"])
+        inputs["dataset"] = dataset_file(
+            spec.get("dataset") or entry(wildcards.paper, "models", spec["models"][0])["dataset"]
+        )
     return inputs
 
 
@@ -155,8 +160,11 @@ def benchmark_args(wildcards, input):
     args.update({key: input[key] for key in ("weights", "dataset") if key in input.keys()})
     args.update({block: json.dumps(paper[block]) for block in spec.get("blocks", [])})
     args.update(spec.get("options", {}))
-    return " ".join(f"--{key.replace('_', '-')} " + (" ".join(map(shlex.quote, map(str, value))) if isinstance(value, list)
-                    else shlex.quote(str(value))) for key, value in args.items())
+    return " ".join(
+        f"--{key.replace('_', '-')} "
+        + (" ".join(map(shlex.quote, map(str, value))) if isinstance(value, list) else shlex.quote(str(value)))
+        for key, value in args.items()
+    )
 
 
 def adversarial_set_files(paper, name):
@@ -195,4 +203,3 @@ def svm_files(paper, artifact):
     if "pairs" not in artifact:
         return []
     return [f"results/svm/{paper}/{pair}.json" for pair in svm_pairs(paper, artifact["pairs"])]
-

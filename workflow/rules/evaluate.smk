@@ -7,18 +7,18 @@ rule evaluate:
         code=evaluation_code,
     output:
         "results/evals/{paper}/{model}/{evaluation}.json",
-    params:
-        spec=lambda w: registry.evaluation_spec(config, PAPERS[w.paper], w.evaluation, w.model),
-        model_spec=lambda w: registry.model_spec(config, PAPERS[w.paper], w.model),
-        scale=config["scale"],
-        device=config["device"],
-    threads: config["model_threads"]  # torch's intra-op threads (capped by --cores)
     log:
         "results/logs/evaluate/{paper}/{model}/{evaluation}.log",
     benchmark:
         "results/benchmarks/rules/evaluate/{paper}/{model}/{evaluation}.tsv"
     conda:
         "../../environment.yml"
+    threads: config["model_threads"]  # torch's intra-op threads (capped by --cores)
+    params:
+        spec=lambda w: registry.evaluation_spec(config, PAPERS[w.paper], w.evaluation, w.model),
+        model_spec=lambda w: registry.model_spec(config, PAPERS[w.paper], w.model),
+        scale=config["scale"],
+        device=config["device"],
     script:
         "../../scripts/evaluate.py"
 
@@ -31,18 +31,18 @@ rule adversarial_set:
     output:
         data="results/adversarial_sets/{paper}/{set}.pt",
         summary="results/adversarial_sets/{paper}/{set}.json",
+    log:
+        "results/logs/adversarial_set/{paper}/{set}.log",
     wildcard_constraints:
         set=r"[^/.]+",
+    conda:
+        "../../environment.yml"
+    threads: config["model_threads"]
     params:
         spec=adversarial_set_entry,
         model_spec=lambda w: registry.model_spec(config, PAPERS[w.paper], adversarial_set_entry(w)["model"]),
         examples=config["limits"]["eval_examples"],  # built from the test points every evaluation sees
         scale=config["scale"],
         device=config["device"],
-    threads: config["model_threads"]
-    log:
-        "results/logs/adversarial_set/{paper}/{set}.log",
-    conda:
-        "../../environment.yml"
     script:
         "../../scripts/adversarial_set.py"

@@ -14,14 +14,14 @@ rule figure:
             labels={"paper": "{paper}", "figure": "{figure}"},
         ),
         json="results/figures/{paper}/{figure}.json",
-    params:
-        artifact=lambda w: entry(w.paper, "figures", w.figure),
-        models=artifact_models("figures"),
-        scale=config["scale"],
     log:
         "results/logs/figures/{paper}/{figure}.log",
     conda:
         "../../environment.yml"
+    params:
+        artifact=lambda w: entry(w.paper, "figures", w.figure),
+        models=artifact_models("figures"),
+        scale=config["scale"],
     script:
         "../../scripts/make_figure.py"
 

@@ -5,12 +5,12 @@ rule notebook:
     output:
         executed="results/notebooks/{paper}.ipynb",
         html="results/report/notebooks/{paper}.html",
-    params:
-        parameters=lambda w: {"paper": w.paper, "results": "results", "scale": config["scale"]},
     log:
         "results/logs/notebooks/{paper}.log",
     conda:
         "../../environment.yml"
+    params:
+        parameters=lambda w: {"paper": w.paper, "results": "results", "scale": config["scale"]},
     script:
         "../../scripts/run_notebook.py"
 
@@ -25,15 +25,15 @@ rule report:
     output:
         html="results/report/index.html",
         tex="results/report/report.tex",
+    log:
+        "results/logs/report.log",
+    conda:
+        "../../environment.yml"
     params:
         papers={k: v["paper"] for k, v in PAPERS.items()},
         artifacts={k: {"tables": list(v["tables"]), "figures": list(v["figures"])} for k, v in PAPERS.items()},
         scale=config["scale"],
         limits=config["limits"],
-    log:
-        "results/logs/report.log",
-    conda:
-        "../../environment.yml"
     script:
         "../../scripts/make_report.py"
 

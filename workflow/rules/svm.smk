@@ -8,20 +8,20 @@ rule svm_path:
         code=code("scripts/svm_path.py"),
     output:
         "results/svm/{paper}/{pair}.json",
-    wildcard_constraints:
-        pair=r"[0-9]v[0-9]",
-    params:
-        spec=lambda w: PAPERS[w.paper]["svm"],
-        scale=config["scale"],
-        device=config["device"],
-    group:
-        "svm_paths"
-    threads: 1  # the path solver runs on one thread
     log:
         "results/logs/svm/{paper}/{pair}.log",
     benchmark:
         "results/benchmarks/rules/svm/{paper}/{pair}.tsv"
+    wildcard_constraints:
+        pair=r"[0-9]v[0-9]",
+    group:
+        "svm_paths"
     conda:
         "../../environment.yml"
+    threads: 1  # the path solver runs on one thread
+    params:
+        spec=lambda w: PAPERS[w.paper]["svm"],
+        scale=config["scale"],
+        device=config["device"],
     script:
         "../../scripts/svm_path.py"

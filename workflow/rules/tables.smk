@@ -13,14 +13,14 @@ rule table:
             labels={"paper": "{paper}", "table": "{table}"},
         ),
         json="results/tables/{paper}/{table}.json",
-    params:
-        artifact=lambda w: entry(w.paper, "tables", w.table),
-        models=artifact_models("tables"),
-        scale=config["scale"],
     log:
         "results/logs/tables/{paper}/{table}.log",
     conda:
         "../../environment.yml"
+    params:
+        artifact=lambda w: entry(w.paper, "tables", w.table),
+        models=artifact_models("tables"),
+        scale=config["scale"],
     script:
         "../../scripts/make_table.py"
 

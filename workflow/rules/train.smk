@@ -10,18 +10,18 @@ rule train:
     output:
         weights="results/models/{paper}/{model}/model.pt",
         provenance="results/models/{paper}/{model}/provenance.json",
-    params:
-        spec=lambda w: registry.model_spec(config, PAPERS[w.paper], w.model),
-        scale=config["scale"],
-        device=config["device"],
-        checkpoint_every=config["checkpoint_every"],
-    threads: config["model_threads"]  # torch's intra-op threads (capped by --cores)
     log:
         "results/logs/train/{paper}/{model}.log",
     benchmark:
         "results/benchmarks/rules/train/{paper}/{model}.tsv"
     conda:
         "../../environment.yml"
+    threads: config["model_threads"]  # torch's intra-op threads (capped by --cores)
+    params:
+        spec=lambda w: registry.model_spec(config, PAPERS[w.paper], w.model),
+        scale=config["scale"],
+        device=config["device"],
+        checkpoint_every=config["checkpoint_every"],
     script:
         "../../scripts/train.py"
 
