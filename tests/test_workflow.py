@@ -270,3 +270,16 @@ def test_a_new_import_in_a_library_module_is_an_input_of_the_jobs_that_use_it(ch
             inputs.setdefault(rule[1], []).append(line[1])
     assert all("src/advrepro/newhelper.py" in line for line in inputs["table"] + inputs["svm_path"])  # they import theory
     assert not any("newhelper" in line for line in inputs["prepare_dataset"] + inputs["train"])  # they do not
+
+
+def test_a_script_runs_by_hand_as_the_workflow_runs_it(smoke_run):
+    """python scripts/<rule script>.py wildcard=value ... builds the job as Snakemake would (advrepro.jobs)."""
+    workdir, smoke = smoke_run
+    output = workdir / "results/evals/lyu2015/softmax_wd1/noise.json"
+    before, stat = json.loads(output.read_text()), output.stat()
+    env = {**os.environ, "PYTHONPATH": str(workdir / "src")}
+    result = subprocess.run([sys.executable, "scripts/evaluate.py", "paper=lyu2015", "model=softmax_wd1",
+                             "evaluation=noise", *smoke], cwd=workdir, capture_output=True, text=True, env=env)
+    os.utime(output, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the smoke run stays up to date for other tests
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(output.read_text())["noise"] == before["noise"]
