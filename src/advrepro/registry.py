@@ -14,6 +14,9 @@ import jsonschema
 import yaml
 
 
+CONFIG_SOURCE = "config (config/config.yaml + --configfile/--config)"
+
+
 class ConfigError(ValueError):
     """The configuration or a registry is invalid; the message says where and what is allowed."""
 
@@ -64,7 +67,7 @@ def _describe(error: jsonschema.ValidationError, source: str) -> str:
     if error.validator == "type":
         hint = ("; a --config value is text unless it reads as YAML (e.g. report_pdf=true, "
                 "limits='{max_epochs: 2}'), and nested settings are clearest in a --configfile overlay"
-                if isinstance(error.instance, str) else "")
+                if isinstance(error.instance, str) and source.startswith(CONFIG_SOURCE) else "")
         return f"{source}: {error.instance!r} at {where} has the wrong type; expected {error.validator_value}{hint}"
     return f"{source}: {error.message} at {where}"
 
@@ -146,7 +149,7 @@ def load(config: dict, root: str | Path, configfiles=()) -> dict[str, dict]:
     for path in configfiles:
         read_yaml(path)
     config.update(coerce_text(config, _schema(schemas / "config.schema.yaml")))
-    validate(config, schemas / "config.schema.yaml", "config (config/config.yaml + --configfile/--config)")
+    validate(config, schemas / "config.schema.yaml", CONFIG_SOURCE)
     available = {path.stem: path for path in sorted((root / "config" / "papers").glob("*.yaml"))}
     for key in [*(() if config["papers"] == "all" else config["papers"]), *config["overrides"]]:
         if key not in available:
