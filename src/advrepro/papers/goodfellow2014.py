@@ -111,42 +111,63 @@ def transfer_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     ])
 
 
+def _error_bars(ax, artifact: dict, result: dict, model: str) -> None:
+    """Clean and FGSM test error (%), ours beside the paper's (the artifact's reference)."""
+    paper = artifact["reference"]["values"][model]
+    columns = {"clean error": 100 * result["clean"]["error"], "fgsm error": 100 * result["fgsm"]["error"]}
+    x = np.arange(len(columns))
+    ours = ax.bar(x - 0.2, list(columns.values()), 0.4, color="C0", label="ours")
+    theirs = ax.bar(x + 0.2, [paper[c] for c in columns], 0.4, fill=False, edgecolor="k", linestyle="--",
+                    label=figures.paper_label(artifact, "error"))
+    for bars in (ours, theirs):
+        ax.bar_label(bars, fmt="%.3g", fontsize=6)
+    ax.set_xticks(x, [c.replace(" error", "") for c in columns])
+    ax.set(ylabel="test error (%)", ylim=(0, 110))
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1))
+
+
 @BUILDERS.register()
 def logistic_regression_figure(artifact: dict, inputs: ArtifactInputs):
-    """Fig. 2: the weights w = W_1 - W_0, their sign, and FGSM examples; the title gives clean and FGSM
-    error beside the paper's and the largest gap between the closed form zeta(eps ||w||_1 - y(w.x+b))
-    and the loss at the FGSM point."""
+    """Fig. 2: the weights w = W_1 - W_0, their sign, clean and FGSM error beside the paper's, and FGSM
+    examples with their labels and predictions; the title gives the largest gap between the closed form
+    zeta(eps ||w||_1 - y(w.x+b)) and the loss at the FGSM point."""
     (model,), (evaluation,) = artifact["models"], artifact["evaluations"]
     result = inputs.result(model, evaluation)
-    paper = artifact.get("reference", {}).get("values", {}).get(model, {})
     w = np.asarray(result["weights"])[0]
-    examples = np.asarray(result["examples"]["images"])[:, 0]
     bound = float(np.abs(w).max()) or 1.0
-    fig = figures.image_grid([[w], [np.sign(w)], list(examples)], [
-        "w", "sign(w)",
-        f"FGSM, eps={result['eps']:g} (unclipped); labels "
-        f"{' '.join('37'[label] for label in result['examples']['labels'])}, predicted "
-        f"{' '.join('37'[p] for p in result['examples']['predictions'])}"], cmap="gray", vmin=None, vmax=None)
-    fig.axes[0].images[0].set_clim(-bound, bound)
-    fig.suptitle(
-        f"clean error {100 * result['clean']['error']:.2f}% (paper {paper.get('clean error', np.nan):g}%), "
-        f"FGSM error {100 * result['fgsm']['error']:.2f}% (paper {paper.get('fgsm error', np.nan):g}%); "
-        f"closed-form loss vs loss at the FGSM point: max gap {result['closed_form_max_abs_gap']:.1e}",
-        fontsize=7, y=1.04)
+    fig = figures.figure(3.6)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[2.4, 1.2])
+    weights, signs, errors = top.subplots(1, 3, width_ratios=[1, 1, 1.3])
+    figures.draw_images([weights], [w], vmin=-bound, vmax=bound)
+    figures.draw_images([signs], [np.sign(w)], vmin=-1, vmax=1)
+    weights.set_title("w = W₁ − W₀ (grey is 0)")
+    signs.set_title("sign(w)")
+    _error_bars(errors, artifact, result, model)
+    examples = result["examples"]
+    axes = bottom.subplots(1, len(examples["labels"]))
+    figures.draw_images(axes, list(np.asarray(examples["images"])[:, 0]), vmin=None, vmax=None)
+    for ax, label, prediction in zip(axes, examples["labels"], examples["predictions"]):
+        ax.set_title(f"{'37'[label]} → {'37'[prediction]}", loc="center")
+    bottom.suptitle(f"FGSM examples, ε = {result['eps']:g} (unclipped): label → prediction", x=0.0, ha="left")
+    fig.suptitle(f"closed-form adversarial loss against the loss at the FGSM point: largest gap "
+                 f"{result['closed_form_max_abs_gap']:.1e}", x=0.0, ha="left")
     return fig
 
 
 @BUILDERS.register()
 def eps_curve_figure(artifact: dict, inputs: ArtifactInputs):
-    """Beyond the paper: FGSM test error against eps for every model, one line each."""
+    """Beyond the paper: FGSM test error against eps for every model, one line each, a panel per dataset (their
+    eps are in different input units: MNIST [0,1] pixels, CIFAR-10 after GCN + ZCA)."""
     (evaluation,) = artifact["evaluations"]
-    fig, ax = figures.new(6.0, 3.8)
+    datasets = list(dict.fromkeys(inputs.models[m]["dataset"] for m in artifact["models"]))
+    fig, axes = figures.new(height=4.0, ncols=len(datasets), sharey=True, squeeze=False)
+    panels = dict(zip(datasets, axes[0]))
     for i, model in enumerate(artifact["models"]):
         rows = inputs.result(model, evaluation)["fgsm"]
-        style = "--" if inputs.models[model]["dataset"] != "mnist" else "-"
-        ax.plot([r["eps"] for r in rows], [100 * r["error"] for r in rows], style, marker=".", color=f"C{i % 10}",
-                label=inputs.labels[model])
-    ax.set_xlabel("ε (input units: MNIST [0,1]; CIFAR-10 GCN + ZCA, dashed)")
-    ax.set_ylabel("FGSM test error (%)")
-    ax.legend(fontsize=5, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        panels[inputs.models[model]["dataset"]].plot([r["eps"] for r in rows], [100 * r["error"] for r in rows],
+                                                     marker=".", color=f"C{i % 10}", label=inputs.labels[model])
+    for dataset, ax in panels.items():
+        ax.set(xlabel=f"ε ({dataset} input units)", title=dataset)
+    axes[0, 0].set_ylabel("FGSM test error (%)")
+    fig.legend(loc="outside lower center", ncols=3)
     return fig

@@ -129,13 +129,20 @@ def _finite_norms(inputs: ArtifactInputs, artifact: dict) -> tuple[np.ndarray, d
 
 @BUILDERS.register()
 def perturbation_histogram(artifact: dict, inputs: ArtifactInputs):
-    """Fig. 5: histogram of the minimum perturbations (L2 norm) on the training set."""
+    """Fig. 5: histogram of the minimum perturbations (L2 norm) on the training set, with our mean ± std and
+    the paper's (its reference, Table VI) drawn above the bars."""
     norms, stats = _finite_norms(inputs, artifact)
+    (model,) = artifact["models"]
+    paper = artifact["reference"]["values"][model]
     fig, ax = figures.new()
-    ax.hist(norms, bins=artifact["options"]["bins"], color="C0")
-    ax.set_xlabel("minimum perturbation along $\\nabla_x L$ ($L_2$ norm)")
-    ax.set_ylabel("training examples")
-    ax.set_title(f"{inputs.labels[artifact['models'][0]]}: mean {stats['mean']:.4f}, std {stats['std']:.4f}", fontsize=9)
+    counts, _, _ = ax.hist(norms, bins=artifact["options"]["bins"], color="C0", label=inputs.labels[model])
+    top = counts.max()
+    ax.errorbar(stats["mean"], 1.1 * top, xerr=stats["std"], color="C1", marker="o", capsize=3,
+                label=f"ours: mean {stats['mean']:.4f} ± std {stats['std']:.4f}")
+    ax.errorbar(paper["mean"], 1.2 * top, xerr=paper["std"], color="k", capsize=3, **figures.PAPER_MARK,
+                label=figures.paper_label(artifact, f"mean {paper['mean']:g} ± std {paper['std']:g}"))
+    ax.set(xlabel="minimum perturbation along $\\nabla_x L$ ($L_2$ norm)", ylabel="training examples", ylim=(0, 1.35 * top))
+    figures.legend_above(ax)
     return fig
 
 
@@ -151,7 +158,7 @@ def perturbation_histogram_near_zero(artifact: dict, inputs: ArtifactInputs):
     ax.plot(a, slope * a * stats["n_correct"] * width, color="C3", label=f"linear density fit, k = {slope:.1f}")
     ax.set_xlabel("minimum perturbation ($L_2$ norm)")
     ax.set_ylabel("training examples per bin")
-    ax.legend(frameon=False)
+    ax.legend()
     return fig
 
 
@@ -209,5 +216,5 @@ def p_family_figure(artifact: dict, inputs: ArtifactInputs):
     ax.minorticks_off()
     ax.set_xlabel("p of the gradient regularization (eq. 3)")
     ax.set_ylabel("test error (%)")
-    ax.legend(frameon=False)
+    ax.legend()
     return fig

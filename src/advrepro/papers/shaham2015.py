@@ -89,9 +89,9 @@ def adversarial_samples_figure(artifact: dict, inputs: ArtifactInputs):
     (model,), (evaluation,) = artifact["models"], artifact["evaluations"]
     result = inputs.result(model, evaluation)
     if not result["labels"]:
-        fig, ax = figures.new(5, 1)
+        fig, ax = figures.new(height=0.4)
         ax.set_axis_off()
-        ax.text(0, 0.5, "the adversarial set holds no such example at this scale", fontsize=9)
+        ax.text(0, 0.5, "the adversarial set holds no such example at this scale")
         return fig
     originals, images = np.asarray(result["originals"]), np.asarray(result["images"])
     grey = images.shape[1] == 1
@@ -109,29 +109,42 @@ def adversarial_samples_figure(artifact: dict, inputs: ArtifactInputs):
     return fig
 
 
+def _paper_accuracies(artifact: dict) -> dict[str, float]:
+    """The clean test accuracy (%) the paper printed per model: column options.paper_column of the reference."""
+    column = artifact["options"]["paper_column"]
+    return {model: row[column] for model, row in artifact["reference"]["values"].items()}
+
+
 @BUILDERS.register()
 def fgsm_sweep_figure(artifact: dict, inputs: ArtifactInputs):
-    """Figs. 3 and 6: accuracy (%) against the FGSM eps, each net attacked with its own gradients."""
+    """Figs. 3 and 6: accuracy (%) against the FGSM eps, each net attacked with its own gradients, with the
+    clean accuracy the paper printed (Tables 1-2) at eps = 0."""
     (evaluation,) = artifact["evaluations"]
+    paper = _paper_accuracies(artifact)
     fig, ax = figures.new()
-    for model in artifact["models"]:
+    for k, model in enumerate(artifact["models"]):
         sweep = inputs.result(model, evaluation)["fgsm"]
-        ax.plot([r["eps"] for r in sweep], [100 * (1 - r["error"]) for r in sweep], marker="o", label=inputs.labels[model])
+        ax.plot([r["eps"] for r in sweep], [100 * (1 - r["error"]) for r in sweep], marker="o", color=f"C{k}",
+                label=inputs.labels[model])
+        ax.plot(0, paper[model], color=f"C{k}", **figures.PAPER_MARK)
     ax.set_xlabel("ε of the fast gradient sign method (normalized input units)")
     ax.set_ylabel("test accuracy (%)")
-    ax.legend(frameon=False)
+    figures.paper_legend(ax, artifact, "clean accuracy, at ε = 0", figures.PAPER_MARK)
     return fig
 
 
 @BUILDERS.register()
 def accuracy_per_epoch_figure(artifact: dict, inputs: ArtifactInputs):
-    """Fig. 5: test accuracy (%) after every training epoch, logged during training (monitor_test)."""
+    """Fig. 5: test accuracy (%) after every training epoch, logged during training (monitor_test), with the
+    final clean accuracy the paper printed (Table 2) as a dashed line."""
+    paper = _paper_accuracies(artifact)
     fig, ax = figures.new()
-    for model in artifact["models"]:
+    for k, model in enumerate(artifact["models"]):
         history = inputs.records[model]["history"]
         ax.plot([h["epoch"] for h in history], [100 * (1 - h["monitor_error"]) for h in history], marker=".",
-                label=inputs.labels[model])
-    ax.set_xlabel("epoch")
+                color=f"C{k}", label=inputs.labels[model])
+        ax.axhline(paper[model], color=f"C{k}", **figures.PAPER_LINE)
+    figures.epoch_axis(ax)
     ax.set_ylabel("test accuracy (%)")
-    ax.legend(frameon=False)
+    figures.paper_legend(ax, artifact, "final test accuracy", figures.PAPER_LINE)
     return fig

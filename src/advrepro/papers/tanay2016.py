@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib import ticker
 
 from advrepro import figures, svm, theory
 from advrepro.data import load_split
@@ -150,7 +151,7 @@ def toy_figure(artifact: dict, inputs: ArtifactInputs):
     class_j = -class_i
     x = torch.tensor([[-1.0, 0.0]], dtype=torch.float64)
     zero = torch.tensor(0.0, dtype=torch.float64)
-    fig, (left, right) = figures.new(9, 3.6, ncols=2)
+    fig, (left, right) = figures.new(height=3.2, ncols=2)
     left.scatter(*class_i.T, s=8, color="C0", label="class I")
     left.scatter(*class_j.T, s=8, color="C3", label="class J")
     for k, degrees in enumerate(artifact["options"]["angles_deg"]):
@@ -164,7 +165,7 @@ def toy_figure(artifact: dict, inputs: ArtifactInputs):
         left.scatter(*x_m.T, marker="*", color=f"C{k + 4}", s=40)
     left.scatter(*x.T, marker="o", color="k", s=30, zorder=3, label="x (× projected, ★ mirror)")
     left.set(xlim=(-2, 2), ylim=(-2, 2), aspect="equal", xlabel="a", ylabel="b")
-    left.legend(fontsize=6, loc="lower right")
+    figures.legend_above(left)
     thetas = torch.linspace(0, math.pi / 2, 200, dtype=torch.float64)
     w = torch.stack([torch.cos(thetas), torch.sin(thetas)], 1)
     distance = 2 * theory.signed_distance(w, torch.zeros(len(w), dtype=torch.float64), x)[0].abs()
@@ -178,14 +179,14 @@ def loss_scaling_figure(artifact: dict, inputs: ArtifactInputs):
     """f_||w||(y d) for the hinge and the softplus at several ||w||, with the limits of section
     "The scaling parameter ||w||": alpha - beta ||w|| y d (small) and ||w|| max(-y d, 0) (large)."""
     z = torch.linspace(-3, 3, 301, dtype=torch.float64)
-    fig, axes = figures.new(9, 3.2, ncols=2)
+    fig, axes = figures.new(height=3.0, ncols=2, sharey=True)
     for ax, kind, (alpha, beta) in zip(axes, theory.SCALED_LOSSES, ((1.0, 1.0), (math.log(2), 0.5))):
         for k, norm in enumerate(artifact["options"]["norms"]):
             ax.plot(z, theory.scaled_loss(kind, norm, z), color=f"C{k}", label=f"||w|| = {norm:g}")
             small = alpha - beta * norm * z if norm < 1 else norm * (-z).clamp(min=0)
             ax.plot(z, small, color=f"C{k}", ls="--", lw=0.8)
-        ax.set(title=f"{kind} (dashed: the small- or large-||w|| limit)", xlabel="y d(x)", ylim=(-0.2, 6))
-        ax.legend(fontsize=7)
+        ax.set(title=f"{kind} (dashed: its small- or large-||w|| limit)", xlabel="y d(x)", ylim=(-0.2, 6))
+    axes[0].legend()
     return fig
 
 
@@ -220,14 +221,14 @@ def _model(path: dict, index: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _grid(artifact: dict, inputs: ArtifactInputs, draw) -> object:
     paths, alphas = _paths(inputs), artifact["options"]["alphas"]
-    fig, axes = figures.new(2.2 * len(alphas), 2.3 * len(paths), nrows=len(paths), ncols=len(alphas), squeeze=False,
-                            layout="constrained")
+    fig, axes = figures.new(height=len(paths) * (figures.WIDTH / len(alphas) + figures.IMAGE_TITLE_HEIGHT),
+                            nrows=len(paths), ncols=len(alphas), squeeze=False)
     for row, (pair, path) in zip(axes, paths.items()):
         x, y = _pair_images(inputs, path, pair)
         for ax, alpha in zip(row, alphas):
             index = _nearest(path, alpha)
             draw(ax, path, index, x, y)
-            ax.set_title(f"{pair}, α = {path['alpha'][index]:.1f}", fontsize=7)
+            ax.set_title(f"{pair}, α = {path['alpha'][index]:.1f}")
     return fig
 
 
@@ -261,7 +262,6 @@ def tilting_plane_figure(artifact: dict, inputs: ArtifactInputs):
         if abs(wn) > 1e-12 * abs(wz):
             ax.plot(span, -(wz * span + b) / wn, color="k", lw=0.8)
         ax.set_ylim(float(cn.min()) - 0.5, float(cn.max()) + 0.5)
-        ax.tick_params(labelsize=5)
     return _grid(artifact, inputs, draw)
 
 
@@ -302,15 +302,22 @@ def cyclic_norms_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
 
 @BUILDERS.register()
 def lenet_curves_figure(artifact: dict, inputs: ArtifactInputs):
-    """Train error (training pass) and test error after every epoch, per network."""
-    fig, ax = figures.new(5.5, 3.4)
+    """Train error (training pass) and test error after every epoch, per network, with the final test error the
+    paper printed (its reference) as a dashed line."""
+    paper = artifact["reference"]["values"]
+    fig, ax = figures.new()
     for k, m in enumerate(artifact["models"]):
         history = inputs.records[m]["history"]
         epochs = [h["epoch"] for h in history]
-        ax.plot(epochs, [100 * h["train_error"] for h in history], color=f"C{k}", ls="--", label=f"{inputs.labels[m]}: train")
-        ax.plot(epochs, [100 * h["monitor_error"] for h in history], color=f"C{k}", label=f"{inputs.labels[m]}: test")
-    ax.set(xlabel="epoch", ylabel="error (%)", yscale="log")
-    ax.legend(fontsize=7)
+        ax.plot(epochs, [100 * h["train_error"] for h in history], color=f"C{k}", ls=":", marker=".",
+                label=f"{inputs.labels[m]}: train")
+        ax.plot(epochs, [100 * h["monitor_error"] for h in history], color=f"C{k}", marker=".",
+                label=f"{inputs.labels[m]}: test")
+        ax.axhline(paper[m]["test error"], color=f"C{k}", **figures.PAPER_LINE)
+    figures.epoch_axis(ax)
+    ax.set(ylabel="error (%)", yscale="log")
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    figures.paper_legend(ax, artifact, "final test error", figures.PAPER_LINE)
     return fig
 
 
