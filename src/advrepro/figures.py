@@ -57,24 +57,22 @@ def paper_label(artifact: dict, what: str) -> str:
     return f"paper: {what} ({artifact['reference']['source']})"
 
 
-def legend_above(ax, extra: tuple = ()) -> None:
-    """The axes' legend, plus the (handle, label) pairs in `extra`, above the axes, where it hides no data."""
-    handles, labels = ax.get_legend_handles_labels()
-    for handle, label in extra:
-        handles.append(handle)
-        labels.append(label)
-    ax.figure.legend(handles, labels, loc="outside upper center", ncols=2)
+def legend_above(fig, extra: tuple = ()) -> None:
+    """One legend of every labelled artist of the figure, plus the (handle, label) pairs in `extra`, above the
+    panels, where it hides no data."""
+    entries = [entry for ax in fig.axes for entry in zip(*ax.get_legend_handles_labels())] + list(extra)
+    fig.legend(*zip(*entries), loc="outside upper center", ncols=2)
 
 
-def paper_legend(ax, artifact: dict, what: str, style: dict) -> None:
+def paper_legend(fig, artifact: dict, what: str, style: dict) -> None:
     """legend_above with one more, black entry in `style` (PAPER_LINE or PAPER_MARK) labelled paper_label."""
-    legend_above(ax, [(Line2D([], [], color="k", **style), paper_label(artifact, what))])
+    legend_above(fig, [(Line2D([], [], color="k", **style), paper_label(artifact, what))])
 
 
 def epoch_axis(ax) -> None:
     """Label the x axis as training epochs, ticked at whole epochs only."""
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def draw_images(axes, images: list, cmap: str = "gray", vmin: float | None = 0, vmax: float | None = 1) -> None:

@@ -169,5 +169,5 @@ def eps_curve_figure(artifact: dict, inputs: ArtifactInputs):
     for dataset, ax in panels.items():
         ax.set(xlabel=f"ε ({dataset} input units)", title=dataset)
     axes[0, 0].set_ylabel("FGSM test error (%)")
-    fig.legend(loc="outside lower center", ncols=3)
+    figures.legend_above(fig)
     return fig

@@ -142,7 +142,7 @@ def perturbation_histogram(artifact: dict, inputs: ArtifactInputs):
     ax.errorbar(paper["mean"], 1.2 * top, xerr=paper["std"], color="k", capsize=3, **figures.PAPER_MARK,
                 label=figures.paper_label(artifact, f"mean {paper['mean']:g} ± std {paper['std']:g}"))
     ax.set(xlabel="minimum perturbation along $\\nabla_x L$ ($L_2$ norm)", ylabel="training examples", ylim=(0, 1.35 * top))
-    figures.legend_above(ax)
+    figures.legend_above(fig)
     return fig
 
 

@@ -129,7 +129,7 @@ def fgsm_sweep_figure(artifact: dict, inputs: ArtifactInputs):
         ax.plot(0, paper[model], color=f"C{k}", **figures.PAPER_MARK)
     ax.set_xlabel("ε of the fast gradient sign method (normalized input units)")
     ax.set_ylabel("test accuracy (%)")
-    figures.paper_legend(ax, artifact, "clean accuracy, at ε = 0", figures.PAPER_MARK)
+    figures.paper_legend(fig, artifact, "clean accuracy, at ε = 0", figures.PAPER_MARK)
     return fig
 
 
@@ -146,5 +146,5 @@ def accuracy_per_epoch_figure(artifact: dict, inputs: ArtifactInputs):
         ax.axhline(paper[model], color=f"C{k}", **figures.PAPER_LINE)
     figures.epoch_axis(ax)
     ax.set_ylabel("test accuracy (%)")
-    figures.paper_legend(ax, artifact, "final test accuracy", figures.PAPER_LINE)
+    figures.paper_legend(fig, artifact, "final test accuracy", figures.PAPER_LINE)
     return fig

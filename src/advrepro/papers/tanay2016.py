@@ -165,7 +165,7 @@ def toy_figure(artifact: dict, inputs: ArtifactInputs):
         left.scatter(*x_m.T, marker="*", color=f"C{k + 4}", s=40)
     left.scatter(*x.T, marker="o", color="k", s=30, zorder=3, label="x (× projected, ★ mirror)")
     left.set(xlim=(-2, 2), ylim=(-2, 2), aspect="equal", xlabel="a", ylabel="b")
-    figures.legend_above(left)
+    figures.legend_above(fig)
     thetas = torch.linspace(0, math.pi / 2, 200, dtype=torch.float64)
     w = torch.stack([torch.cos(thetas), torch.sin(thetas)], 1)
     distance = 2 * theory.signed_distance(w, torch.zeros(len(w), dtype=torch.float64), x)[0].abs()
@@ -317,7 +317,7 @@ def lenet_curves_figure(artifact: dict, inputs: ArtifactInputs):
     figures.epoch_axis(ax)
     ax.set(ylabel="error (%)", yscale="log")
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-    figures.paper_legend(ax, artifact, "final test error", figures.PAPER_LINE)
+    figures.paper_legend(fig, artifact, "final test error", figures.PAPER_LINE)
     return fig
 
 
