@@ -6,6 +6,7 @@ to install one; with ADVREPRO_REQUIRE_BROWSER=1 (CI) they fail instead."""
 import os
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -68,31 +69,35 @@ def report(browser, smoke_run) -> Path:
     return workdir / "results/report/index.html"
 
 
+class Loaded(NamedTuple):
+    page: object  # playwright's Page
+    problems: list[str]  # what went wrong while loading: console errors, page errors, failed requests
+
+
 @pytest.fixture(scope="session", params=list(WIDTHS))
-def page(request, browser, report):
+def loaded(request, browser, report) -> Loaded:
     """The report loaded on a phone (mobile emulation: the page's viewport meta tag counts) or a desktop, every
-    <details> opened as a curious reader would, with what went wrong while loading (console errors, page
-    errors, failed requests) as `.problems`."""
+    <details> opened as a curious reader would."""
     page = browser.new_page(viewport={"width": WIDTHS[request.param], "height": 900},
                             is_mobile=request.param == "phone")
-    page.problems = []
-    page.on("console", lambda message: message.type == "error" and page.problems.append(f"console: {message.text}"))
-    page.on("pageerror", lambda error: page.problems.append(f"page error: {error}"))
-    page.on("requestfailed", lambda req: page.problems.append(f"request failed: {req.url} ({req.failure})"))
+    problems = []
+    page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url} ({req.failure})"))
     page.goto(report.as_uri(), wait_until="load")
     page.eval_on_selector_all("details", "all => all.forEach(d => d.open = true)")
-    yield page
+    yield Loaded(page, problems)
     page.close()
 
 
-def test_every_image_loads(page):
-    images = page.eval_on_selector_all("img", "all => all.map(i => [i.getAttribute('src'), i.naturalWidth])")
+def test_every_image_loads(loaded):
+    images = loaded.page.eval_on_selector_all("img", "all => all.map(i => [i.getAttribute('src'), i.naturalWidth])")
     assert images, "the report shows no image"
     assert [src for src, width in images if not width] == []
 
 
-def test_every_link_resolves_to_an_existing_file_or_anchor(page, report):
-    hrefs = page.eval_on_selector_all("a[href]", "all => all.map(a => [a.getAttribute('href'), a.href])")
+def test_every_link_resolves_to_an_existing_file_or_anchor(loaded, report):
+    hrefs = loaded.page.eval_on_selector_all("a[href]", "all => all.map(a => [a.getAttribute('href'), a.href])")
     assert hrefs, "the report has no link"
     broken = []
     for written, resolved in hrefs:
@@ -100,19 +105,19 @@ def test_every_link_resolves_to_an_existing_file_or_anchor(page, report):
         target = Path(unquote(url.path))
         if url.scheme != "file" or not target.is_file():
             broken.append(f"{written}: no such file in the report")
-        elif url.fragment and target == report and not page.query_selector(f"[id='{url.fragment}']"):
+        elif url.fragment and target == report and not loaded.page.query_selector(f"[id='{url.fragment}']"):
             broken.append(f"{written}: no element with this id")
     assert broken == []
 
 
-def test_the_console_stays_free_of_errors(page):
-    assert page.problems == []
+def test_the_console_stays_free_of_errors(loaded):
+    assert loaded.problems == []
 
 
-def test_the_page_is_laid_out_at_the_screens_width(page):
-    assert page.evaluate("window.innerWidth") == page.viewport_size["width"], "no <meta name=viewport>?"
+def test_the_page_is_laid_out_at_the_screens_width(loaded):
+    assert loaded.page.evaluate("window.innerWidth") == loaded.page.viewport_size["width"], "no <meta name=viewport>?"
 
 
-def test_the_page_does_not_scroll_sideways(page):
-    width, scroll_width = page.evaluate("[document.documentElement.clientWidth, document.documentElement.scrollWidth]")
-    assert scroll_width <= width, f"{scroll_width} px wide in a {width} px window: {page.evaluate(OVERFLOWING)[:8]}"
+def test_the_page_does_not_scroll_sideways(loaded):
+    width, scroll_width = loaded.page.evaluate("[document.documentElement.clientWidth, document.documentElement.scrollWidth]")
+    assert scroll_width <= width, f"{scroll_width} px wide in a {width} px window: {loaded.page.evaluate(OVERFLOWING)[:8]}"
