@@ -28,13 +28,9 @@ configfile: "config/config.yaml"
 
 try:
     PAPERS = registry.load(config, workflow.basedir, workflow.overwrite_configfiles)
+    registry.check_tools(config)
 except registry.ConfigError as error:
     raise WorkflowError(f"invalid configuration:\n{error}")
-if config["report_pdf"] is True and not shutil.which("latexmk"):
-    raise WorkflowError(
-        "report_pdf=true needs latexmk, which is not installed: install it (Debian/Ubuntu: apt-get "
-        "install latexmk texlive-latex-recommended) or set report_pdf=auto (a PDF when latexmk is there)"
-    )
 
 
 wildcard_constraints:

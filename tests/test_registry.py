@@ -162,3 +162,11 @@ def test_an_evaluation_kind_of_another_paper_is_refused():
     with pytest.raises(registry.ConfigError, match=r"'targeted_cyclic' belongs to advrepro.papers.tanay2016"):
         _load(overrides={"evaluations": {"clean": {"kind": "targeted_cyclic", "level": 0.9, "step": 1.0,
                                                    "max_steps": 10}}})
+
+
+def test_report_pdf_true_without_latexmk_stops_at_start_up():
+    config = {**copy.deepcopy(CONFIG), "report_pdf": True}
+    with pytest.raises(registry.ConfigError, match="report_pdf=true needs latexmk, which is not installed"):
+        registry.check_tools(config, which=lambda program: None)
+    registry.check_tools(config, which=lambda program: f"/usr/bin/{program}")
+    registry.check_tools({**config, "report_pdf": "auto"}, which=lambda program: None)

@@ -231,13 +231,6 @@ def test_run_from_another_directory_says_where_to_run(checkout, tmp_path):
     assert job_counts(snakemake(elsewhere, "-s", str(checkout / "Snakefile"), "-d", str(checkout), "-n"))
 
 
-def test_report_pdf_true_without_latexmk_stops_at_start_up(checkout):
-    path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "latexmk").exists())
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "-n", "--config", "report_pdf=true"],
-                            cwd=checkout, capture_output=True, text=True, env={**os.environ, "PATH": path})
-    assert result.returncode != 0 and "report_pdf=true needs latexmk" in result.stdout + result.stderr
-
-
 def test_a_new_paper_is_its_registry_its_module_and_its_notebook(checkout, offline_mnist):
     """tests/data/tiny_paper holds a fifth paper's three files; copied in, it runs at smoke scale and
     reaches the report with nothing else edited."""

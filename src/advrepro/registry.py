@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -169,6 +170,15 @@ def load(config: dict, root: str | Path, configfiles=()) -> dict[str, dict]:
             _check(registry, key, schemas, source)
         papers[key] = registry
     return papers
+
+
+def check_tools(config: dict, which=shutil.which) -> None:
+    """The programs the configuration asks for are installed: latexmk for report_pdf=true (checked at start-up,
+    not at the last job)."""
+    if config["report_pdf"] is True and not which("latexmk"):
+        raise ConfigError("report_pdf=true needs latexmk, which is not installed: install it (Debian/Ubuntu: "
+                          "apt-get install latexmk texlive-latex-recommended) or set report_pdf=auto (a PDF when "
+                          "latexmk is there)")
 
 
 def _hint(name: str, known) -> str:
