@@ -55,15 +55,25 @@ def targeted_cyclic(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, level
             "max_steps": max_steps}
 
 
+def _filter_images(weight: torch.Tensor) -> torch.Tensor:
+    """A conv layer's filters as images: the kernel of the first input channel, or for 1x1 kernels (LeNet's
+    last layer) the weights over the input channels laid out in a near-square grid."""
+    if weight.shape[-2:] != (1, 1):
+        return weight[:, 0]
+    channels = weight.shape[1]
+    rows = max(r for r in range(1, math.isqrt(channels) + 1) if channels % r == 0)
+    return weight[:, :, 0, 0].reshape(len(weight), rows, channels // rows)
+
+
 def layer_weights(model: nn.Module, *, filters: int, seed: int) -> dict:
-    """Root mean square of each weight layer and `filters` random filters of it (first input channel),
-    as Tanay & Griffin 2016 show for LeNet low and high weight decay."""
+    """Root mean square of each weight layer and `filters` random filters of it (`_filter_images`), as Tanay &
+    Griffin 2016 show for LeNet low and high weight decay."""
     gen = torch.Generator().manual_seed(seed)
     layers = []
     for name, weight in ((n, p.detach()) for n, p in model.named_parameters() if n.endswith("weight")):
         pick = torch.randperm(weight.shape[0], generator=gen)[:filters]
         layers.append({"name": name, "shape": list(weight.shape), "rms": weight.pow(2).mean().sqrt().item(),
-                       "filters": weight[pick.to(weight.device), 0].cpu().tolist()})
+                       "filters": _filter_images(weight)[pick.to(weight.device)].cpu().tolist()})
     return {"layers": layers}
 
 
