@@ -118,7 +118,8 @@ def _types(schema: dict) -> list:
     return [kind] if isinstance(kind, str) else kind
 
 
-GROUPS = ("models", "evaluations", "tables", "figures", "adversarial_sets", "benchmarks")
+GROUPS = ("models", "evaluations", "tables", "figures", "adversarial_sets", "benchmarks", "claims")
+FIDELITY = "config/fidelity.yaml"
 
 
 def _overrides_source(key: str, configfiles) -> str:
@@ -156,18 +157,19 @@ def load(config: dict, root: str | Path, configfiles=()) -> dict[str, dict]:
         if key not in available:
             raise ConfigError(f"config: no paper {key!r}{_hint(key, available)}: its registry would be "
                               f"config/papers/{key}.yaml; known: {', '.join(available)}")
+    rules = load_fidelity(root)
     bases = {key: read_yaml(available[key], f"config/papers/{key}.yaml")
              for key in (available if config["papers"] == "all" else config["papers"])}
     papers = {}
     for key in sorted(bases, key=lambda k: (bases[k]["paper"]["year"], k)) if config["papers"] == "all" else bases:
         name, base = f"config/papers/{key}.yaml", bases[key]
-        _check(base, key, schemas, name)
+        _check(base, key, schemas, name, rules)
         overrides = config["overrides"].get(key) or {}
         source = f"{_overrides_source(key, configfiles)} (over {name})"
         _check_override_names(base, overrides, source)
         registry = deep_merge(base, overrides)
         if overrides:
-            _check(registry, key, schemas, source)
+            _check(registry, key, schemas, source, rules)
         papers[key] = registry
     return papers
 
@@ -186,14 +188,22 @@ def _hint(name: str, known) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def _check(registry: dict, key: str, schemas: Path, source: str) -> None:
-    """The registry of paper `key` against the schema, its cross-references, and the names and options of the
-    kinds it chooses against their registered signatures (advrepro.catalog); errors name `source`."""
-    from advrepro import catalog  # imports the library (torch): only when a registry is checked
+def load_fidelity(root: str | Path) -> dict:
+    """config/fidelity.yaml (the scorecard's tolerances and excluded data), validated against its schema."""
+    rules = read_yaml(Path(root) / FIDELITY, FIDELITY)
+    validate(rules, Path(root) / "workflow" / "schemas" / "fidelity.schema.yaml", FIDELITY)
+    return rules
+
+
+def _check(registry: dict, key: str, schemas: Path, source: str, rules: dict) -> None:
+    """The registry of paper `key` against the schema, its cross-references, the names and options of the
+    kinds it chooses against their registered signatures (advrepro.catalog), and the kinds of its printed
+    numbers against the scorecard's `rules` (config/fidelity.yaml); errors name `source`."""
+    from advrepro import catalog, scorecard  # import the library (torch): only when a registry is checked
 
     validate(registry, schemas / "paper.schema.yaml", source)
     _check_references(registry, source)
-    problems = catalog.problems(key, registry)
+    problems = catalog.problems(key, registry) + scorecard.problems(registry["tables"], rules)
     if problems:
         raise ConfigError("\n".join(f"{source}: {problem}" for problem in problems))
 
