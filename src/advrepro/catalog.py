@@ -1,9 +1,10 @@
 """Every kind a registry entry can name, registered by importing the modules that define them, and the check
-of a paper registry's names and options against the registered signatures (advrepro.kinds)."""
+of a paper registry's names and options against the registered signatures (advrepro.kinds): models, evaluations,
+builders, and the checks of its claims (advrepro.claims)."""
 
 from __future__ import annotations
 
-from advrepro import data, evaluate, models, objectives, papers, preprocessing, training
+from advrepro import claims, data, evaluate, models, objectives, papers, preprocessing, training
 from advrepro.kinds import Kinds
 
 def evaluation_module(kind: str) -> str:
@@ -37,6 +38,17 @@ def model_problems(name: str, entry: dict) -> list[str]:
     return found
 
 
+def claim_problems(entries: dict) -> list[str]:
+    """What is wrong with a registry's claims: a table it does not define, a check's kind or options."""
+    found = []
+    for name, claim in entries.get("claims", {}).items():
+        where = f"claims -> {name}"
+        if claim["table"] not in entries["tables"]:
+            found.append(f"unknown table {claim['table']!r} at {where} -> table; allowed: {', '.join(entries['tables'])}")
+        found += _kind_problems(claims.CHECKS, claim["check"], "kind", f"{where} -> check")
+    return found
+
+
 def problems(key: str, entries: dict) -> list[str]:
     """Every name and option of paper `key`'s registry `entries` that no registered kind takes, one message each."""
     module = papers.module(key)
@@ -52,4 +64,4 @@ def problems(key: str, entries: dict) -> list[str]:
         for name, artifact in entries[group].items():
             if artifact["builder"] not in allowed:
                 found.append(f"unknown builder {artifact['builder']!r} at {group} -> {name}; allowed: {', '.join(allowed)}")
-    return found
+    return found + claim_problems(entries)
