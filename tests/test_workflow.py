@@ -18,22 +18,22 @@ import yaml
 LYU2015 = yaml.safe_load((REPO / "config/papers/lyu2015.yaml").read_text())
 PAPER_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 1, "train_first_stage": 13, "train": 28, "evaluate": 43,
               "table": len(LYU2015["tables"]), "figure": len(LYU2015["figures"]), "notebook": 1,
-              "benchmark": len(LYU2015["benchmarks"]), "report": 1}
+              "benchmark": len(LYU2015["benchmarks"]), "paper_scorecard": 1, "report": 1}
 GOODFELLOW2014 = yaml.safe_load((REPO / "config/papers/goodfellow2014.yaml").read_text())
 # 13 models (11 with a first stage: four two-stage 240-unit maxouts, six early-stopping-then-retrain
 # wide maxouts, the CIFAR-10 conv maxout); evaluations: clean x 8, fgsm x 12, transfer 2 x 2, logistic 1
 GOODFELLOW2014_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 1, "train_first_stage": 11, "train": 13,
                        "evaluate": 25, "table": len(GOODFELLOW2014["tables"]), "figure": len(GOODFELLOW2014["figures"]),
-                       "notebook": 1, "benchmark": len(GOODFELLOW2014["benchmarks"]), "report": 1}
+                       "notebook": 1, "benchmark": len(GOODFELLOW2014["benchmarks"]), "paper_scorecard": 1, "report": 1}
 SHAHAM2015 = yaml.safe_load((REPO / "config/papers/shaham2015.yaml").read_text())
 SHAHAM2015_JOBS = {"prepare_dataset": 2, "preprocess_dataset": 2, "train": 7, "adversarial_set": 2, "evaluate": 24,
                    "table": len(SHAHAM2015["tables"]), "figure": len(SHAHAM2015["figures"]), "notebook": 1,
-                   "benchmark": len(SHAHAM2015["benchmarks"]), "report": 1}
+                   "benchmark": len(SHAHAM2015["benchmarks"]), "paper_scorecard": 1, "report": 1}
 TANAY2016 = yaml.safe_load((REPO / "config/papers/tanay2016.yaml").read_text())
 # 45 SVM paths (one job per pair), the centered MNIST, LeNet low/high
 TANAY2016_JOBS = {"prepare_dataset": 1, "preprocess_dataset": 1, "svm_path": 45, "train": 2, "evaluate": 6,
                   "table": len(TANAY2016["tables"]), "figure": len(TANAY2016["figures"]), "notebook": 1,
-                  "benchmark": len(TANAY2016["benchmarks"]), "report": 1}
+                  "benchmark": len(TANAY2016["benchmarks"]), "paper_scorecard": 1, "report": 1}
 REGISTRIES = {"lyu2015": LYU2015, "goodfellow2014": GOODFELLOW2014, "shaham2015": SHAHAM2015, "tanay2016": TANAY2016}
 PAPER_SCALE_JOBS = {"lyu2015": PAPER_JOBS, "goodfellow2014": GOODFELLOW2014_JOBS, "shaham2015": SHAHAM2015_JOBS,
                     "tanay2016": TANAY2016_JOBS}
@@ -88,6 +88,11 @@ def test_every_artifact_is_a_named_target(checkout, paper):
     counts = job_counts(snakemake(checkout, "-n", *targets))
     assert (counts["table"], counts["figure"]) == (len(tables), len(figures))
     assert all(counts[target] == 1 for target in targets) and "report" not in counts
+
+
+def test_the_scorecard_is_a_named_target_of_every_paper(checkout):
+    counts = job_counts(snakemake(checkout, "-n", "scorecard"))
+    assert counts["paper_scorecard"] == len(PAPER_SCALE_JOBS) and counts["scorecard"] == 1 and "report" not in counts
 
 
 def test_lint_reports_nothing(checkout):

@@ -102,6 +102,11 @@ def paper_artifacts(paper):
     ]
 
 
+def scorecard_files():
+    """The scorecard of every paper of the run (rule paper_scorecard)."""
+    return expand("results/scorecard/{paper}/scorecard.json", paper=PAPERS)
+
+
 def report_outputs():
     outputs = ["results/report/index.html", "results/report/report.tex"]
     if config["report_pdf"] is True or (config["report_pdf"] == "auto" and shutil.which("latexmk")):
