@@ -1,18 +1,21 @@
-"""Build results/report/index.html and report.tex from every table, figure, notebook and benchmark."""
+"""Build results/report/index.html and report.tex from the scorecards and every table, figure, notebook and
+benchmark."""
 
 from datetime import datetime, timezone
 from pathlib import Path
 
-from advrepro import io, jobs, report
+from advrepro import io, jobs, report, scorecard
 from advrepro.provenance import git_commit
 
 sm = jobs.snakemake_object(globals(), "report")  # Snakemake's, or by hand: see advrepro.jobs
-report_dir = str(Path(sm.output.html).parent)
+report_dir, rules = str(Path(sm.output.html).parent), scorecard.read_rules(sm.input.rules)
 context = {
     "scale": sm.params.scale,
     "limits": sm.params.limits,
     "papers": report.collect(sm.params.papers, sm.params.artifacts, results="results", report_dir=report_dir),
     "benchmarks": [io.read_json(b) for b in sm.input.benchmarks],
+    "tolerances": scorecard.legend(rules),
+    "excluded_data": rules["data"],
     "git_commit": git_commit(),
     "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
 }

@@ -131,12 +131,20 @@ def test_smoke_run_produces_the_report_and_every_artifact(smoke_run):
     assert "40.07" in html and "13.26" in html  # printed numbers of Tables VII and III, from the registry
     assert "cited: Mairal et al. 2014" in html  # a cited row, marked as such
     assert "synthetic-standin" in html  # CIFAR-10 came from the stand-in, and the report says so
+    assert html.index('id="scorecard"') < html.index('id="goodfellow2014"')  # the report opens with the scorecard
+    assert html.index('id="benchmarks"') < html.index('id="claims"')  # and closes with the papers' claims
+    for paper, entries in REGISTRIES.items():
+        card = json.loads((workdir / f"results/scorecard/{paper}/scorecard.json").read_text())
+        assert card["counts"]["within"] == card["counts"]["outside"] == 0  # nothing is compared at smoke scale
+        assert [c["claim_id"] for c in card["claims"]] == list(entries["claims"])
+        assert all(f'id="claim-{paper}-{claim}"' in html for claim in entries["claims"])
     benchmark = json.loads((workdir / "results/benchmarks/lyu2015/train_step.json").read_text())
     assert {r["measure"].split(":")[0] for r in benchmark["rows"]} == {"maxout_grad_p2 (maxout_mlp)",
                                                                         "conv_maxout_grad_p2 (conv_maxout_mnist)"}
     assert (workdir / "results/report/notebooks/lyu2015.html").exists()
     if shutil.which("latexmk") or os.environ.get("CI"):  # CI installs TeX: the PDF must build there
         assert (workdir / "results/report/report.pdf").read_bytes()[:5] == b"%PDF-"
+        assert r"\section{Scorecard}" in (workdir / "results/report/report.tex").read_text()
 
 
 def test_a_finished_table_has_nothing_to_do(smoke_run):
@@ -250,6 +258,7 @@ def test_a_new_paper_is_its_registry_its_module_and_its_notebook(checkout, offli
               "papers=[tiny2024]")
     html = (checkout / "results/report/index.html").read_text()
     assert 'id="tiny2024-table1"' in html and 'id="tiny2024-fig1"' in html and "A Tiny Paper" in html
+    assert 'id="scorecard-tiny2024"' in html and 'id="claim-tiny2024-positive_margin"' in html  # its scorecard, claims
     table = (checkout / "results/tables/tiny2024/table1.csv").read_text()
     assert "median margin" in table and "made up" not in table  # its own evaluation kind ran
     assert json.loads((checkout / "results/evals/tiny2024/softmax/margin.json").read_text())["margin"] > 0

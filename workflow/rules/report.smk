@@ -20,7 +20,17 @@ rule report:
         artifacts=[f for p in PAPERS for f in paper_artifacts(p)],
         notebooks=expand("results/report/notebooks/{paper}.html", paper=PAPERS),
         benchmarks=benchmark_files(),
-        templates=["report/index.html.j2", "report/report.tex.j2", "report/style.css"],
+        scorecards=scorecard_files(),
+        rules=registry.FIDELITY,
+        templates=[
+            "report/index.html.j2",
+            "report/report.tex.j2",
+            "report/style.css",
+            "report/scorecard.html.j2",
+            "report/claims.html.j2",
+            "report/scorecard.tex.j2",
+            "report/claims.tex.j2",
+        ],
         code=code("scripts/make_report.py"),
     output:
         html="results/report/index.html",
