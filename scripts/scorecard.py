@@ -10,6 +10,7 @@ numbers = scorecard.score(paper, tables, sm.params.artifacts,
 verdicts = claims.evaluate_all(paper, sm.params.claims, tables, rules["data"])
 summary = {
     "paper": paper, "scale": scale, "numbers": numbers, "claims": verdicts,
-    "counts": scorecard.counts(numbers, scorecard.STATUSES), "claim_counts": scorecard.counts(verdicts, claims.VERDICTS),
+    "counts": scorecard.counts(numbers, scorecard.STATUSES),
+    "claim_counts": scorecard.counts(verdicts, claims.VERDICTS),
 }
 scorecard.write(summary, numbers=sm.output.numbers, claims=sm.output.claims, json=sm.output.json)

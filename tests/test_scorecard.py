@@ -130,7 +130,7 @@ def test_a_table_without_a_kind_for_a_printed_column_or_with_an_unknown_kind_is_
 def test_the_registry_check_refuses_an_unknown_kind_naming_the_file():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["overrides"] = {"lyu2015": {"tables": {"table7": {"scorecard": {"kind": "mnist_eror"}}}}}
-    with pytest.raises(registry.ConfigError, match=r"config/papers/lyu2015.yaml\): unknown kind 'mnist_eror' at tables"):
+    with pytest.raises(registry.ConfigError, match=r"lyu2015.yaml\): unknown kind 'mnist_eror' at tables -> table7"):
         registry.load(config, REPO)
 
 

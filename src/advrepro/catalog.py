@@ -44,7 +44,8 @@ def claim_problems(entries: dict) -> list[str]:
     for name, claim in entries.get("claims", {}).items():
         where = f"claims -> {name}"
         if claim["table"] not in entries["tables"]:
-            found.append(f"unknown table {claim['table']!r} at {where} -> table; allowed: {', '.join(entries['tables'])}")
+            found.append(f"unknown table {claim['table']!r} at {where} -> table; "
+                         f"allowed: {', '.join(entries['tables'])}")
         found += _kind_problems(claims.CHECKS, claim["check"], "kind", f"{where} -> check")
     return found
 

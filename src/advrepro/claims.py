@@ -62,7 +62,8 @@ class OurNumbers:
             raise NotEvaluable(f"{self.table.label(row)} rests on the {', '.join(refused)}")
         value = self.table.ours(row, column)
         if math.isnan(value):
-            raise NotEvaluable(f"{self.table.name} has no value of ours at {row} / {column} ({self._rows_with_values()})")
+            raise NotEvaluable(f"{self.table.name} has no value of ours at {row} / {column} "
+                               f"({self._rows_with_values()})")
         return value
 
     def describe(self, cell: tuple[str, str] | float) -> str:
@@ -83,8 +84,9 @@ def rows_compare(table: OurNumbers, rows: list, than: str | list, relation: Rela
                  columns: list | None = None) -> list[Comparison]:
     """Every row of `rows` strictly above (below) the row `than` (or each of a list), in each of `columns`
     (default: every column of the row it is set against)."""
-    return [Comparison((row, column), relation, (other, column)) for other in ([than] if isinstance(than, str) else than)
-            for row in rows for column in (columns or table.columns_of(other))]
+    others = [than] if isinstance(than, str) else than
+    return [Comparison((row, column), relation, (other, column))
+            for other in others for row in rows for column in (columns or table.columns_of(other))]
 
 
 @CHECKS.register()
