@@ -84,9 +84,11 @@ def test_an_adversarial_set_evaluation_must_name_a_defined_set():
 
 
 def _root_with(tmp_path, paper: str, text: str):
-    """A repository root whose registry `paper` is `text` (the schemas copied from the checkout)."""
+    """A repository root whose registry `paper` is `text` (the schemas and the scorecard's rules copied from the
+    checkout)."""
     shutil.copytree(REPO / "workflow" / "schemas", tmp_path / "workflow" / "schemas")
     (tmp_path / "config" / "papers").mkdir(parents=True)
+    shutil.copy(REPO / registry.FIDELITY, tmp_path / registry.FIDELITY)
     (tmp_path / "config" / "papers" / f"{paper}.yaml").write_text(text)
     return tmp_path
 
