@@ -140,3 +140,9 @@ def test_lenet_high_weight_decay_claims_larger_perturbation_norms():
     assert claims.evaluate("tanay2016", "c", spec, norms(1.0, 2.0), {})["status"] == claims.HOLDS
     assert claims.evaluate("tanay2016", "c", spec, norms(2.0, 1.0), {})["status"] == claims.FAILS
     assert claims.evaluate("tanay2016", "c", spec, norms(2.0, 2.0), {})["status"] == claims.FAILS
+
+
+def test_the_detail_tells_two_close_values_apart():
+    check = {"kind": "rows_compare", "rows": ["b"], "than": "a", "relation": "above"}
+    found = verdict({"a": {"x": 987.0001}, "b": {"x": 987.0002}}, check)
+    assert found["status"] == claims.HOLDS and "987.0002 > a [x] 987.0001" in found["detail"]

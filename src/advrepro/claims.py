@@ -104,6 +104,12 @@ def bound(table: OurNumbers, relation: Relation, limit: float, rows: list | None
             for row in (rows or table.rows) for column in (columns or table.columns_of(row))]
 
 
+def _distinct(left: float, right: float) -> tuple[str, str]:
+    """Both values with 4 significant digits, or as many more as it takes to tell two unequal ones apart."""
+    digits = next((d for d in range(4, 17) if f"{left:.{d}g}" != f"{right:.{d}g}"), 4)
+    return f"{left:.{digits}g}", f"{right:.{digits}g}"
+
+
 def _outcome(numbers: OurNumbers, comparisons: list[Comparison]) -> tuple[str, str]:
     """(status, detail): the failing comparisons, or those that hold (at most three of either, and a count)."""
     if not comparisons:
@@ -113,9 +119,10 @@ def _outcome(numbers: OurNumbers, comparisons: list[Comparison]) -> tuple[str, s
         left = numbers.value(c.left)
         right = c.right if isinstance(c.right, (int, float)) else numbers.value(c.right)
         holds = left > right if c.relation == "above" else left < right
-        lines[holds].append(f"{numbers.describe(c.left)} {left:.4g} {'' if holds else 'is not '}"
+        shown = _distinct(left, right)
+        lines[holds].append(f"{numbers.describe(c.left)} {shown[0]} {'' if holds else 'is not '}"
                             f"{_SYMBOL[c.relation]} {numbers.describe(c.right)}"
-                            + ("" if isinstance(c.right, (int, float)) else f" {right:.4g}"))
+                            + ("" if isinstance(c.right, (int, float)) else f" {shown[1]}"))
     shown = lines[False] or lines[True]
     more = f" (and {len(shown) - 3} more)" if len(shown) > 3 else ""
     return (FAILS if lines[False] else HOLDS), "; ".join(shown[:3]) + more
