@@ -132,3 +132,19 @@ def test_targeted_ascent_reports_the_safety_stop_and_leaves_the_model_as_found()
                                      high=255.0, max_steps=3)
     assert (result["steps"] == 3).all() and not result["reached"].any()
     assert model.training and all(p.grad is None for p in model.parameters())
+
+
+def test_calibrated_radii_build_a_set_of_the_asked_size_with_the_radii_ratios_kept():
+    model, (x, y) = _model(), _data(300)
+    with torch.no_grad():
+        y = model.eval()(x).argmax(1)
+    steps = [{"p": 2, "eps": 0.5}, {"p": math.inf, "eps": 0.05}]
+    at_registry_radii = len(attacks.adversarial_set(model, x, y, steps)["labels"])
+    for size in (at_registry_radii // 3, at_registry_radii + 40):
+        found = attacks.calibrate_radii(model, x, y, steps, size, batch_size=64)
+        built = attacks.adversarial_set(model, x, y, found.steps, batch_size=64)
+        assert found.size == len(built["labels"]) == size
+        assert [s["eps"] / found.scale for s in found.steps] == pytest.approx([s["eps"] for s in steps])
+        assert (found.scale < 1) == (size < at_registry_radii)
+    assert attacks.calibrate_radii(model, x, y, steps, at_registry_radii).scale == 1.0
+    assert model.training is False  # left in the mode it was found in (eval, from above)

@@ -401,3 +401,82 @@ def test_the_training_loop_under_algorithm_1_never_updates_on_a_clean_batch(tmp_
     for inputs in updated:  # each is some clean batch moved by exactly eps in every pixel
         distance = (inputs.flatten(1)[:, None] - x.flatten(1)[None]).abs().amax(2).min(1).values
         torch.testing.assert_close(distance, torch.full_like(distance, 0.2))
+
+
+def test_without_shuffling_every_epoch_walks_the_examples_in_their_stored_order(tmp_path):
+    x, y = _data()
+    seen = []
+    model = build("softmax_regression", "mnist")
+    model.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0][:, 0, 0, 0].clone()))
+    spec = {**SPEC, "epochs": 2, "shuffle": False}
+    training.train(model, x, y, spec=spec, seed=5, checkpoint=tmp_path / "c.pt", checkpoint_every=5)
+    assert torch.equal(torch.cat(seen), torch.cat([x[:, 0, 0, 0]] * 2))
+    assert torch.equal(training.epoch_order(5, seed=1, epoch=3, shuffle=False), torch.arange(5))
+    shuffled = [training.epoch_order(100, seed=1, epoch=e) for e in (0, 1)]
+    assert not torch.equal(shuffled[0], shuffled[1]) and torch.equal(shuffled[0].sort().values, torch.arange(100))
+
+
+def _two_stage_data():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(120, 1, 28, 28, generator=gen)
+    return x, x.flatten(1)[:, :10].argmax(1)  # learnable labels
+
+
+def test_conv_mnist_second_stage_holds_its_rates_and_stops_on_the_clean_held_out_nll(tmp_path):
+    """pylearn2 mnist_continued.yaml: ChannelTarget valid_y_nll <= the stage-one model's y_nll on the first part,
+    learning rate and momentum read from the stage-one monitor and held."""
+    x, y = _two_stage_data()
+    spec = {"objective": {"name": "plain"}, "epochs": 5, "batch_size": 20, "lr": 0.05, "momentum": 0.5,
+            "momentum_schedule": {"final": 0.9, "saturate_epoch": 10},
+            "lr_schedule": {"kind": "exponential", "factor": 1.01, "min_lr": 1e-4},
+            "protocol": {"kind": "two_stage", "validation_fraction": 0.25, "patience": 2, "continue_max_epochs": 40,
+                         "stop_on": "clean_nll", "hold": "lr_and_momentum"}}
+    model = build("maxout_mlp", "mnist", units=8, pieces=2)
+    first = training.train(model, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s1.pt", checkpoint_every=1)
+    assert first["target_kind"] == "clean_nll"
+    assert first["target_objective"] == pytest.approx(training.clean_nll(model, x[:90], y[:90]))
+    second = training.train(model, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s2.pt", checkpoint_every=1,
+                            first_stage=first)
+    held_out = [h["held_out_clean_nll"] for h in second["history"]]
+    assert held_out[-1] <= first["target_objective"] and all(v > first["target_objective"] for v in held_out[:-1])
+    assert second["stop"].startswith("held-out clean nll reached")
+    rate = training.learning_rate(spec, first["best_epoch"] - 1, first["steps_at_best"])
+    assert {h["lr"] for h in second["history"]} == {rate} and rate < spec["lr"]
+    assert {h["momentum"] for h in second["history"]} == {first["momentum"]}
+
+
+def test_permutation_invariant_second_stage_holds_the_momentum_while_the_rate_decays_on(tmp_path):
+    """pylearn2 mnist_pi_continued.yaml: init_momentum .694 held (no MomentumAdjustor), ExponentialDecay on."""
+    x, y = _two_stage_data()
+    spec = {"objective": {"name": "plain"}, "epochs": 3, "batch_size": 20, "lr": 0.05, "momentum": 0.5,
+            "momentum_schedule": {"final": 0.9, "saturate_epoch": 10},
+            "lr_schedule": {"kind": "exponential", "factor": 1.01, "min_lr": 1e-4},
+            "protocol": {"kind": "two_stage", "validation_fraction": 0.25, "patience": 5, "continue_max_epochs": 3,
+                         "hold": "momentum"}}
+    model = build("softmax_regression", "mnist")
+    first = training.train(model, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s1.pt", checkpoint_every=1)
+    first["target_objective"] = -1.0  # never reached: three epochs
+    second = training.train(model, x, y, spec=spec, seed=0, checkpoint=tmp_path / "s2.pt", checkpoint_every=1,
+                            first_stage=first)
+    assert [h["momentum"] for h in second["history"]] == [first["momentum"]] * 3
+    rates = [h["lr"] for h in second["history"]]
+    assert rates == sorted(rates, reverse=True) and len(set(rates)) == 3
+    assert rates[0] == training.learning_rate(spec, first["best_epoch"], first["steps_at_best"] + 5)
+
+
+@pytest.mark.parametrize("kind", ["sign", "uniform"])
+def test_blended_noise_is_eq_6_with_a_fresh_noise_draw_in_place_of_the_adversarial_step(kind):
+    x, y = _data()
+    model = _Linear()
+    torch.manual_seed(7)
+    loss, logits = objectives.blended_noise(alpha=0.5, kind=kind, scale=0.25)(model, x, y)
+    torch.manual_seed(7)
+    noisy = x + objectives.NOISE[kind](x, 0.25)
+    assert noisy.sub(x).abs().max() <= 0.25 + 1e-6 and not torch.equal(noisy, x)
+    expected = 0.5 * nn.functional.cross_entropy(model(x), y) + 0.5 * nn.functional.cross_entropy(model(noisy), y)
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(logits, model(x))  # the clean half's logits, as the adversarial objective's
+    plain, _ = objectives.blended_noise(alpha=1.0, kind=kind, scale=0.25)(model, x, y)
+    torch.testing.assert_close(plain, nn.functional.cross_entropy(model(x), y))
+    with pytest.raises(ValueError, match="alpha"):
+        objectives.blended_noise(alpha=1.5)

@@ -7,11 +7,13 @@ as they found them.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from advrepro import objectives
+from advrepro.inference import map_batches, predict
 from advrepro.models import eval_mode
 from advrepro.perturbations import steepest_ascent
 
@@ -32,8 +34,7 @@ def one_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, p: float = m
     model's input gradient at (x, y) when the caller already has it (a sweep over eps).
     """
     grad = input_gradient(model, x, y) if grad is None else grad
-    adversarial = x + steepest_ascent(grad, p, eps)
-    return adversarial if clip is None else adversarial.clamp_(*clip)
+    return _clipped(x + steepest_ascent(grad, p, eps), clip)
 
 
 def adversarial_set(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: list[dict], *,
@@ -57,6 +58,45 @@ def adversarial_set(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: l
                                    ("step", torch.full_like(yb, number))):
                     kept[key].append(value[keep])
     return {**{k: torch.cat(v) for k, v in kept.items()}, "steps": [dict(s) for s in steps]}
+
+
+class Calibration(NamedTuple):
+    """Radii scaled by one common factor, and the size of the adversarial set they build."""
+
+    scale: float
+    steps: list[dict]
+    size: int
+
+
+def calibrate_radii(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: list[dict], size: int, *,
+                    clip: tuple[float, float] | None = None, batch_size: int = 1000, iterations: int = 40) -> Calibration:
+    """One factor s for every radius of `steps` (their ratios kept) such that `adversarial_set` with the radii
+    s * eps holds `size` examples, or as near to it as the data allow (Shaham et al. 2015 publish the sizes of
+    A_mnist and A_cifar10, not the radii that built them). The set's size at s counts, per step, the correctly
+    classified points that x + s * Delta fools; s is bracketed by doubling or halving from 1, then bisected in
+    log s until the size is hit or `iterations` sizes were counted. The steps are computed once (eval mode)."""
+    with eval_mode(model):
+        correct = map_batches(lambda xb, yb: predict(model, xb).argmax(1) == yb, x, y, batch_size=batch_size)
+        deltas = [map_batches(lambda xb, yb: steepest_ascent(input_gradient(model, xb, yb), step["p"], step["eps"]),
+                              x, y, batch_size=batch_size) for step in steps]
+
+    def count(scale: float) -> int:
+        fooled = [map_batches(lambda xb, db: predict(model, _clipped(xb + scale * db, clip)).argmax(1), x, delta,
+                              batch_size=batch_size) != y for delta in deltas]
+        return int(sum((correct & wrong).sum() for wrong in fooled))
+
+    sizes = {1.0: count(1.0)}
+    low, high = (1.0, None) if sizes[1.0] < size else (None, 1.0)
+    while len(sizes) < iterations and sizes[min(sizes, key=lambda s: abs(sizes[s] - size))] != size:
+        scale = 2 * low if high is None else high / 2 if low is None else math.sqrt(low * high)
+        sizes[scale] = count(scale)
+        low, high = (scale, high) if sizes[scale] < size else (low, scale)
+    best = min(sizes, key=lambda s: (abs(sizes[s] - size), s))
+    return Calibration(best, [{**step, "eps": step["eps"] * best} for step in steps], sizes[best])
+
+
+def _clipped(x: torch.Tensor, clip: tuple[float, float] | None) -> torch.Tensor:
+    return x if clip is None else x.clamp_(*clip)
 
 
 def target_probability(model: nn.Module, x: torch.Tensor, target: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

@@ -261,6 +261,12 @@ CIFAR_SMALL_CONV_LAYERS = (  # pylearn2 cifar10_old_small.yaml
     ConvMaxoutSpec(128, 2, kernel=5, pad=3, pool=2, pool_stride=2, max_kernel_norm=1.9365),
 )
 CIFAR_SMALL_FC_LAYERS = (MaxoutSpec(240, 5, max_col_norm=1.9),)
+CIFAR_FULL_CONV_LAYERS = (  # pylearn2 cifar10_no_aug.yaml: the same shapes and norms, more channels
+    ConvMaxoutSpec(96, 2, kernel=8, pad=4, pool=4, pool_stride=2, max_kernel_norm=0.9),
+    ConvMaxoutSpec(192, 2, kernel=8, pad=3, pool=4, pool_stride=2, max_kernel_norm=1.9365),
+    ConvMaxoutSpec(192, 2, kernel=5, pad=3, pool=2, pool_stride=2, max_kernel_norm=1.9365),
+)
+CIFAR_FULL_FC_LAYERS = (MaxoutSpec(500, 5, max_col_norm=1.9),)
 
 
 def _ceil_pool_size(size: int, pool: int, stride: int) -> int:
@@ -272,11 +278,12 @@ def _ceil_pool_size(size: int, pool: int, stride: int) -> int:
 
 def _conv_maxout(input_shape: tuple, n_classes: int, conv_layers: tuple, fc_layers: tuple = (),
                  softmax_max_col_norm: float = 1.9365, input_include: float = 0.8, hidden_include: float = 0.5,
-                 conv_lr_scale: float | None = None, tied_bias: bool = True) -> nn.Sequential:
+                 conv_lr_scale: float | None = None, tied_bias: bool = True,
+                 irange: float = PYLEARN2_IRANGE) -> nn.Sequential:
     """Conv maxout stack -> fully connected maxout layers -> softmax layer (logits), pylearn2 semantics.
 
     Dropout before every layer, max norms from the specs, `conv_lr_scale` on the conv layers'
-    weights and biases, untied (per-position) conv biases unless `tied_bias`; irange init.
+    weights and biases, untied (per-position) conv biases unless `tied_bias`; U(+-irange) init.
     """
     channels, height, width = input_shape
     layers: list[nn.Module] = []
@@ -300,27 +307,40 @@ def _conv_maxout(input_shape: tuple, n_classes: int, conv_layers: tuple, fc_laye
         n_in = spec.units
     layers += [_layer_dropout(False, input_include, hidden_include),
                _with(nn.Linear(n_in, n_classes), max_norm=softmax_max_col_norm)]
-    return init_irange_(nn.Sequential(*layers))
+    return init_irange_(nn.Sequential(*layers), irange)
 
 
 @ARCHITECTURES.register()
 def conv_maxout_mnist(input_shape: tuple, n_classes: int = 10, input_include: float = 0.8,
-                      hidden_include: float = 0.5, tied_bias: bool = False) -> nn.Module:
+                      hidden_include: float = 0.5, tied_bias: bool = False, irange: float = PYLEARN2_IRANGE) -> nn.Module:
     """Conv maxout for MNIST, Goodfellow et al. 2013, pylearn2 mnist.yaml (spatial 21->10, 9->4, 6->3).
 
-    mnist.yaml leaves `tied_b` at its default False, so each conv layer has per-position biases.
+    mnist.yaml leaves `tied_b` at its default False, so each conv layer has per-position biases. `irange`
+    other than pylearn2's .005 is only for reduced scales (a few epochs do not leave the initial plateau).
     """
     return _conv_maxout(input_shape, n_classes, MNIST_CONV_LAYERS, input_include=input_include,
-                        hidden_include=hidden_include, tied_bias=tied_bias)
+                        hidden_include=hidden_include, tied_bias=tied_bias, irange=irange)
 
 
 @ARCHITECTURES.register()
 def conv_maxout_cifar_small(input_shape: tuple, n_classes: int = 10, input_include: float = 0.8,
-                            hidden_include: float = 0.5, conv_lr_scale: float = 0.05) -> nn.Module:
+                            hidden_include: float = 0.5, conv_lr_scale: float = 0.05,
+                            irange: float = PYLEARN2_IRANGE) -> nn.Module:
     """Small CIFAR-10 conv maxout, Goodfellow et al. 2013, pylearn2 cifar10_old_small.yaml (33->16, 15->7, 9->5)."""
     return _conv_maxout(input_shape, n_classes, CIFAR_SMALL_CONV_LAYERS, CIFAR_SMALL_FC_LAYERS,
                         input_include=input_include, hidden_include=hidden_include, conv_lr_scale=conv_lr_scale,
-                        tied_bias=True)
+                        irange=irange)
+
+
+@ARCHITECTURES.register()
+def conv_maxout_cifar_full(input_shape: tuple, n_classes: int = 10, input_include: float = 0.8,
+                           hidden_include: float = 0.5, conv_lr_scale: float = 0.05,
+                           irange: float = PYLEARN2_IRANGE) -> nn.Module:
+    """The Maxout paper's full CIFAR-10 conv maxout, pylearn2 cifar10_no_aug.yaml: 96/192/192 channels, a 500 x 5
+    maxout layer, tied biases, conv lr scale .05 (Goodfellow et al. 2013; 11.68% test error)."""
+    return _conv_maxout(input_shape, n_classes, CIFAR_FULL_CONV_LAYERS, CIFAR_FULL_FC_LAYERS,
+                        input_include=input_include, hidden_include=hidden_include, conv_lr_scale=conv_lr_scale,
+                        irange=irange)
 
 
 # --- Shaham, Yamada & Negahban 2015 (RobustTraining, cifar.torch) ------------------------------------

@@ -90,17 +90,28 @@ def adversarial(alpha: float = 0.5, eps: float = 0.25, p: float = math.inf) -> O
     through the model in one forward pass (each with its own dropout masks); the logits returned
     are the clean half's.
     """
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    _check_alpha(alpha)
 
     def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         step = steepest_ascent(input_gradient(model, x, y), p, eps).detach()
-        logits = model(torch.cat([x, x + step]))
-        losses = nn.functional.cross_entropy(logits, torch.cat([y, y]), reduction="none")
-        clean, perturbed = losses.split(len(y))
-        return alpha * clean.mean() + (1 - alpha) * perturbed.mean(), logits[: len(y)]
+        return _blend(model, x, x + step, y, alpha)
 
     return objective
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+
+
+def _blend(model: nn.Module, x: torch.Tensor, perturbed: torch.Tensor, y: torch.Tensor,
+           alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """alpha J(x) + (1 - alpha) J(perturbed), both batches in one forward pass (each with its own dropout masks);
+    the logits returned are the clean half's."""
+    logits = model(torch.cat([x, perturbed]))
+    losses = nn.functional.cross_entropy(logits, torch.cat([y, y]), reduction="none")
+    clean, other = losses.split(len(y))
+    return alpha * clean.mean() + (1 - alpha) * other.mean(), logits[: len(y)]
 
 
 @OBJECTIVES.register()
@@ -126,12 +137,31 @@ def input_noise(kind: Literal["gaussian", "sign", "uniform"] = "gaussian", scale
     gaussian: the ReLU + dropout + Gaussian row of Lyu Table I; sign and uniform: Goodfellow
     et al. 2014 section 6's noise baselines to adversarial training.
     """
-    if kind not in NOISE:
-        raise ValueError(f"unknown noise kind {kind!r}; allowed: {', '.join(NOISE)}")
+    _check_noise(kind)
 
     def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(x + NOISE[kind](x, scale))
         return nn.functional.cross_entropy(logits, y), logits
+
+    return objective
+
+
+def _check_noise(kind: str) -> None:
+    if kind not in NOISE:
+        raise ValueError(f"unknown noise kind {kind!r}; allowed: {', '.join(NOISE)}")
+
+
+@OBJECTIVES.register()
+def blended_noise(alpha: float = 0.5, kind: Literal["gaussian", "sign", "uniform"] = "sign",
+                  scale: float = 0.0) -> Objective:
+    """Eq. (6) of Goodfellow et al. 2014 with noise in place of the adversarial step: alpha J(x) +
+    (1 - alpha) J(x + noise), a fresh draw every batch from the global RNG; the control that separates the
+    noise from the clean half of the blend in section 6's noise baselines."""
+    _check_alpha(alpha)
+    _check_noise(kind)
+
+    def objective(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return _blend(model, x, x + NOISE[kind](x, scale), y, alpha)
 
     return objective
 

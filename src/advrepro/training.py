@@ -9,13 +9,19 @@ Protocols (spec["protocol"]["kind"], registered in PROTOCOLS):
                   the training objective there (Goodfellow et al. 2013, pylearn2 mnist_pi.yaml).
   two_stage       early stopping as the first stage; `train(..., first_stage=record)` then continues
                   on every example until the held-out part's objective falls to the recorded training
-                  objective (pylearn2 mnist_pi_continued.yaml, MatchChannel; Lyu et al. 2015 IV-A).
+                  objective (pylearn2 mnist_pi_continued.yaml, MatchChannel; Lyu et al. 2015 IV-A), or with
+                  stop_on="clean_nll" until its clean NLL (eval mode) falls to the first stage's clean NLL on
+                  the examples it trained on (mnist_continued.yaml, ChannelTarget). `hold` keeps the momentum,
+                  or the learning rate and the momentum, at their best-epoch values instead of continuing
+                  their schedules (mnist_pi_continued.yaml holds the momentum; mnist_continued.yaml both).
   early_stopping_retrain
                   early stopping as the first stage; `train(..., first_stage=record)` then trains a fresh
                   model on every example for the first stage's best number of epochs (Goodfellow et al.
                   2014, section 6: "retrained on all 60,000 examples").
 Early stopping validates on clean held-out examples, or with protocol["validation_attack"] = {"p", "eps"}
 on their one-step adversarial versions (Goodfellow et al. 2014: adversarial validation error).
+Every epoch walks the examples in a seeded random order, or with spec["shuffle"] = False in their stored
+order (Shaham et al. 2015's Torch code for MNIST).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Iterator, Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -199,12 +205,15 @@ class Stage(NamedTuple):
 
 
 class Protocol:
-    """A stage trained for epochs [first_epoch, end_epoch) on (images, labels), from minibatch step first_step.
-    `after_epoch` may add to the epoch's record and stop the run; `finish` may add to the stage's result."""
+    """A stage trained for epochs [first_epoch, end_epoch) on (images, labels), from minibatch step first_step,
+    with the rates of `spec` (by default the stage's). `after_epoch` may add to the epoch's record and stop the
+    run; `finish` may add to the stage's result."""
 
-    def __init__(self, stage: Stage, images, labels, first_epoch: int, end_epoch: int, first_step: int = 0):
+    def __init__(self, stage: Stage, images, labels, first_epoch: int, end_epoch: int, first_step: int = 0,
+                 spec: dict | None = None):
         self.stage, self.images, self.labels = stage, images, labels
         self.first_epoch, self.end_epoch, self.first_step = first_epoch, end_epoch, first_step
+        self.spec = stage.spec if spec is None else spec
 
     def after_epoch(self, model: nn.Module, state: dict, record: dict) -> None:
         """Nothing: a fixed number of epochs."""
@@ -213,17 +222,27 @@ class Protocol:
         """Nothing to add."""
 
 
+Target = Literal["objective", "clean_nll"]
+"""What a two-stage model's second stage drives down to the first stage's value: the training objective (in
+training mode, dropout on; pylearn2 MatchChannel) or the clean cross-entropy (eval mode; ChannelTarget on y_nll)."""
+
+
+def clean_nll(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean cross-entropy in eval mode (no dropout): pylearn2's y_nll monitoring channel."""
+    return nn.functional.cross_entropy(predict(model, x), y).item()
+
+
 class EarlyStopping(Protocol):
     """Train on the head, validate on the held-out tail after every epoch (clean or one-step adversarial
-    error), keep the best weights, stop after `patience` epochs without improvement; with `record_objective`
-    the training objective at the best weights is recorded (pylearn2's train_objective, a second stage's target)."""
+    error), keep the best weights, stop after `patience` epochs without improvement; with a `target` the best
+    weights' training objective or clean NLL on the head is recorded (a second stage's target)."""
 
     def __init__(self, stage: Stage, validation_fraction: float, patience: int, validation_attack: dict | None,
-                 record_objective: bool):
+                 target: Target | None):
         split = held_out_split(len(stage.labels), {"validation_fraction": validation_fraction})
         super().__init__(stage, stage.images[:split], stage.labels[:split], 0, stage.spec["epochs"])
         self.held_out = (stage.images[split:], stage.labels[split:])
-        self.patience, self.attack, self.record_objective = patience, validation_attack, record_objective
+        self.patience, self.attack, self.target = patience, validation_attack, target
 
     def after_epoch(self, model: nn.Module, state: dict, record: dict) -> None:
         record["valid_error"] = (error_rate(model, *self.held_out) if self.attack is None else
@@ -239,29 +258,56 @@ class EarlyStopping(Protocol):
             state["stop"] = f"no lower validation error for {self.patience} epochs"
 
     def finish(self, model: nn.Module, result: dict) -> None:
-        if self.record_objective:
+        if self.target == "clean_nll":
+            result["target_objective"] = clean_nll(model, self.images, self.labels)
+        elif self.target == "objective":
             model.train()
             result["target_objective"] = mean_objective(model, self.stage.objective, self.images, self.labels,
                                                         self.stage.spec["batch_size"], self.stage.summed)
             model.eval()
+        if self.target is not None:
+            result["target_kind"] = self.target
 
 
-class UntilTargetObjective(Protocol):
+Hold = Literal["none", "momentum", "lr_and_momentum"]
+
+
+def held_spec(spec: dict, first_stage: dict, hold: Hold) -> dict:
+    """The training spec of a second stage: `hold` keeps the momentum (and the learning rate) at the first stage's
+    best epoch, as pylearn2's monitor recorded them there (the rate after that epoch's last decay), instead of
+    continuing their schedules (mnist_pi_continued.yaml: init_momentum .694, no MomentumAdjustor;
+    mnist_continued.yaml: learning_rate and momentum read from the stage-one monitor, no update callbacks)."""
+    held = dict(spec)
+    if hold != "none":
+        held.pop("momentum_schedule", None)
+        held["momentum"] = first_stage["momentum"]
+    if hold == "lr_and_momentum":
+        held["lr"] = learning_rate(spec, first_stage["best_epoch"] - 1, first_stage["steps_at_best"])
+        held["lr_schedule"] = {"kind": "constant"}
+    return held
+
+
+class UntilTarget(Protocol):
     """The second stage of two_stage: every example, from the first stage's best epoch and step, until the
-    held-out tail's objective falls to the first stage's training objective, at most `continue_max_epochs`."""
+    held-out tail's objective (or clean NLL) falls to the first stage's target, at most `continue_max_epochs`."""
 
-    def __init__(self, stage: Stage, validation_fraction: float, continue_max_epochs: int):
+    def __init__(self, stage: Stage, validation_fraction: float, continue_max_epochs: int, stop_on: Target,
+                 hold: Hold):
         first = stage.first_stage
         super().__init__(stage, stage.images, stage.labels, first["best_epoch"],
-                         first["best_epoch"] + continue_max_epochs, first["steps_at_best"])
+                         first["best_epoch"] + continue_max_epochs, first["steps_at_best"],
+                         held_spec(stage.spec, first, hold))
         split = held_out_split(len(stage.labels), {"validation_fraction": validation_fraction})
-        self.held_out = (stage.images[split:], stage.labels[split:])
+        self.held_out, self.stop_on = (stage.images[split:], stage.labels[split:]), stop_on
 
     def after_epoch(self, model: nn.Module, state: dict, record: dict) -> None:
-        record["held_out_objective"] = mean_objective(model, self.stage.objective, *self.held_out,
-                                                      self.stage.spec["batch_size"], self.stage.summed)
-        if record["held_out_objective"] <= self.stage.first_stage["target_objective"]:
-            state["stop"] = "held-out objective reached the first stage's training objective"
+        if self.stop_on == "clean_nll":
+            value = record["held_out_clean_nll"] = clean_nll(model, *self.held_out)
+        else:
+            value = record["held_out_objective"] = mean_objective(model, self.stage.objective, *self.held_out,
+                                                                  self.stage.spec["batch_size"], self.stage.summed)
+        if value <= self.stage.first_stage["target_objective"]:
+            state["stop"] = f"held-out {self.stop_on.replace('_', ' ')} reached the first stage's target"
 
 
 PROTOCOLS = Kinds("protocol", fixed=("stage",))
@@ -276,15 +322,16 @@ def fixed(stage: Stage) -> Protocol:
 @PROTOCOLS.register()
 def early_stopping(stage: Stage, validation_fraction: float, patience: int,
                    validation_attack: dict | None = None) -> Protocol:
-    return EarlyStopping(stage, validation_fraction, patience, validation_attack, record_objective=True)
+    return EarlyStopping(stage, validation_fraction, patience, validation_attack, target="objective")
 
 
 @PROTOCOLS.register()
 def two_stage(stage: Stage, validation_fraction: float, patience: int, continue_max_epochs: int,
-              validation_attack: dict | None = None) -> Protocol:
+              validation_attack: dict | None = None, stop_on: Target = "objective", hold: Hold = "none") -> Protocol:
+    """Early stopping, then every example until the held-out part reaches the first stage's `stop_on` target."""
     if stage.first_stage is None:
-        return EarlyStopping(stage, validation_fraction, patience, validation_attack, record_objective=True)
-    return UntilTargetObjective(stage, validation_fraction, continue_max_epochs)
+        return EarlyStopping(stage, validation_fraction, patience, validation_attack, target=stop_on)
+    return UntilTarget(stage, validation_fraction, continue_max_epochs, stop_on, hold)
 
 
 @PROTOCOLS.register()
@@ -292,7 +339,7 @@ def early_stopping_retrain(stage: Stage, validation_fraction: float, patience: i
                            validation_attack: dict | None = None) -> Protocol:
     """The retrained model starts from scratch (the caller passes a freshly initialised one)."""
     if stage.first_stage is None:
-        return EarlyStopping(stage, validation_fraction, patience, validation_attack, record_objective=False)
+        return EarlyStopping(stage, validation_fraction, patience, validation_attack, target=None)
     return Protocol(stage, stage.images, stage.labels, 0, stage.first_stage["best_epoch"])
 
 
@@ -395,7 +442,7 @@ def train(
     """Train `model` in place on (images, labels), already on the model's device.
 
     spec: {"objective", "epochs", "batch_size", "lr", "momentum"} and optionally "optimizer",
-    "lr_schedule", "momentum_schedule", "protocol" (see the module docstring). With `first_stage` (the record
+    "lr_schedule", "momentum_schedule", "protocol", "shuffle" (see the module docstring). With `first_stage` (the record
     a two-stage model's first stage returned) the second stage runs. Every `checkpoint_every` epochs, and at
     the next minibatch after a SIGTERM (then raising Preempted), the state goes atomically to `checkpoint`;
     a later call with the same arguments resumes from it, mid-epoch if need be, and ends with the same
@@ -406,8 +453,7 @@ def train(
     split, adds their error after every epoch to the history ("monitor_error"); it never steers training.
     Returns {"history": per-epoch records, "stop": why it stopped, "epochs", "steps", ...}; the first stage
     of an early-stopping protocol also returns "best_epoch", "best_error", "steps_at_best", "lr",
-    "momentum" and (but for a retrain protocol) "target_objective".
-    """
+    "momentum" and (but for a retrain protocol) "target_objective" with its "target_kind"."""
     objective = make_objective(spec["objective"])
     summed = spec["objective"].get("loss_reduction", "mean") == "sum"
     protocol = make_protocol(Stage(spec, images, labels, objective, summed, first_stage))
@@ -431,7 +477,7 @@ def train(
             state["history"].append(record)
             bar.update(1)
             bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k in (
-                "loss", "train_error", "valid_error", "held_out_objective")}, refresh=False)
+                "loss", "train_error", "valid_error", "held_out_objective", "held_out_clean_nll")}, refresh=False)
             if state["epoch"] % checkpoint_every == 0 or state["epoch"] == protocol.end_epoch or state["stop"] != "epochs":
                 saver.save(state, model, optimizer)
     bar.close()
@@ -440,14 +486,22 @@ def train(
     return result
 
 
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
+    """The order an epoch walks its n examples in: a permutation seeded by (seed, epoch), or with `shuffle` off
+    the stored order every epoch (Shaham et al. 2015, RobustTraining mnist/*.lua: `for t = 1,dataset:size()`)."""
+    if not shuffle:
+        return torch.arange(n)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
 def _epoch(model, objective, optimizer, protocol: Protocol, state: dict, seed: int, summed: bool, sigterm: dict,
            saver: _Checkpoint) -> dict:
     """One epoch of minibatch steps in a seeded order, from the saved batch on; its record (mean loss, training
     error, the last rate and the momentum). On SIGTERM: save and raise Preempted."""
-    spec, epoch, n = protocol.stage.spec, state["epoch"], len(protocol.labels)
+    spec, epoch, n = protocol.spec, state["epoch"], len(protocol.labels)
     for group in optimizer.param_groups:
         group["momentum"] = momentum(spec, epoch)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).to(protocol.labels.device)
+    order = epoch_order(n, seed, epoch, spec.get("shuffle", True)).to(protocol.labels.device)
     batches = order.split(spec["batch_size"])
     for index in range(state["batch"], len(batches)):
         if sigterm["set"]:

@@ -8,6 +8,7 @@ import pandas as pd
 
 from advrepro import figures
 from advrepro.papers import BUILDERS, ArtifactInputs, long_table
+from advrepro.papers.shared import mean_and_spread
 import copy
 
 import torch
@@ -95,9 +96,8 @@ def advtrain_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     errors = {model: 100 * inputs.result(model, evaluation)["error"] for model in artifact["models"]}
     rows = [(model, inputs.labels[model], "test error", error, np.nan) for model, error in errors.items()]
     for row, group in artifact.get("options", {}).get("mean_rows", {}).items():
-        values = np.array([errors[m] for m in group["models"]])
-        sem = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else np.nan
-        rows.append((row, f"{group['label']} (n={len(values)})", "test error", values.mean(), sem))
+        rows.append((row, f"{group['label']} (n={len(group['models'])})", "test error",
+                     *mean_and_spread([errors[m] for m in group["models"]], "sem")))
     return long_table(rows)
 
 

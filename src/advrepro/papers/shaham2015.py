@@ -10,6 +10,7 @@ from matplotlib.patches import Circle
 
 from advrepro import figures
 from advrepro.papers import BUILDERS, ArtifactInputs, long_table
+from advrepro.papers.shared import mean_and_spread
 import torch
 from torch import nn
 
@@ -58,19 +59,33 @@ def _norm(p: float) -> str:
 @BUILDERS.register()
 def accuracy_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """Tables 1-2: accuracy (%) per model on the test set and on the fixed adversarial set (options.columns:
-    name -> evaluation), plus the set's size (options.size_column) on the row of the model it was built from."""
+    name -> evaluation), plus the set's size (options.size_column) on the row of the model it was built from.
+    options.seeds (row -> its models, the row's own first) makes a row the mean ± standard deviation over them."""
     options = artifact["options"]
-    rows = [(model, inputs.labels[model], column, 100 * (1 - inputs.result(model, evaluation)["error"]), np.nan)
-            for model in artifact["models"] for column, evaluation in options["columns"].items()]
+    groups = options.get("seeds") or {model: [model] for model in artifact["models"]}
+    labels = {row: inputs.labels[row] + (f" (mean ± sd over {len(models)} seeds)" if len(models) > 1 else "")
+              for row, models in groups.items()}
+    rows = [(row, labels[row], column, *mean_and_spread(
+             [100 * (1 - inputs.result(m, evaluation)["error"]) for m in models], "std"))
+            for row, models in groups.items() for column, evaluation in options["columns"].items()]
     set_evaluation = options["columns"][options["set_column"]]
-    for model in artifact["models"]:
-        summary = inputs.result(model, set_evaluation)["adversarial_set"]
-        if summary["spec"]["model"] == model:
-            steps = ", ".join(f"{_norm(s['p'])} ε={s['eps']:g}: {s['size']}" for s in summary["size_per_step"])
-            rows.append((model, inputs.labels[model], options["size_column"], float(summary["size"]), np.nan))
-            rows = [(m, f"{label} [set built from it: {steps}; from {summary['source_examples']} test points]"
-                     if m == model else label, *rest) for m, label, *rest in rows]
+    for row in groups:
+        summary = inputs.result(row, set_evaluation)["adversarial_set"]
+        if summary["spec"]["model"] == row:
+            rows.append((row, labels[row], options["size_column"], float(summary["size"]), np.nan))
+            rows = [(m, f"{label} [{_set_note(summary)}]" if m == row else label, *rest) for m, label, *rest in rows]
     return long_table(rows)
+
+
+def _set_note(summary: dict) -> str:
+    """How a fixed adversarial set was built: its radii and sizes per step, the test points, the calibration."""
+    steps = ", ".join(f"{_norm(s['p'])} ε={s['eps']:.4g}: {s['size']}" for s in summary["size_per_step"])
+    note = f"set built from it: {steps}; from {summary['source_examples']} test points"
+    calibration = summary.get("calibration")
+    if calibration:
+        note += (f"; radii {calibration['scale']:.4g} × the registry's, calibrated to the paper's size "
+                 f"({calibration['target']} examples at this test-set size)")
+    return note
 
 
 def _display(images: np.ndarray) -> list[np.ndarray]:
