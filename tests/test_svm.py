@@ -126,9 +126,9 @@ def test_refinement_is_exact_once_the_partition_is_right(data):
     x, y = data
     rows = svm._Rows((y[:, None] * x).numpy(), y.numpy())
     c = float(svm.penalty_weight(LAMBDAS[1:2], len(x), "sum")[0])
-    optimum, _, gap, _ = svm._solve(rows, np.zeros(len(x)), np.zeros(len(rows.columns)), c, tol=1e-11,
-                                    max_epochs=100_000, refine_solves=0)
-    assert gap <= 1e-11
+    optimum, _, certificate, _ = svm._solve(rows, np.zeros(len(x)), np.zeros(len(rows.columns)), c, tol=1e-11,
+                                            max_epochs=100_000, refine_solves=0)
+    assert certificate.gap <= 1e-11
     free = (optimum > 1e-9 * c) & (optimum < c * (1 - 1e-9))
     assert 1 < free.sum() <= len(rows.columns)
     # the free alphas perturbed along a direction that keeps y^T alpha = 0
@@ -137,9 +137,9 @@ def test_refinement_is_exact_once_the_partition_is_right(data):
     noise[free] -= rows.y[free] * (rows.y @ noise) / free.sum()
     start = optimum + noise
     assert start.min() >= 0 and start.max() <= c and abs(rows.y @ start) < 1e-12 * c
-    refined, u, refined_gap, _ = svm._refine(rows, start, start @ rows.dense, c, tol=0.0, max_solves=1)
-    assert refined_gap <= 1e-13
-    np.testing.assert_allclose(u, optimum @ rows.dense, rtol=1e-6)
+    refined = svm._refine(rows, start, start @ rows.dense, c, tol=0.0, max_solves=1)
+    assert refined.certificate.gap <= 1e-13
+    np.testing.assert_allclose(refined.u, optimum @ rows.dense, rtol=1e-6)
 
 
 def test_path_reaches_the_requested_gap_and_tilts_as_lambda_falls(data, trained):

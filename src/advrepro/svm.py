@@ -12,22 +12,26 @@ or 1 / (2 lambda n) ("mean") -- scikit-learn's SVC(kernel="linear", C=C).
 It is solved in the dual, max D(alpha) = sum(alpha) - 0.5 ||A^T alpha||^2 over 0 <= alpha <= C with
 y^T alpha = 0 (the free bias), A = y * x and w = A^T alpha, one lambda after another from the largest
 down. Each lambda starts from the previous solution, kept or rescaled by the ratio of the C's (whichever
-has the higher D), and alternates two steps until its relative duality gap (P - D) / P is at most `tol`,
-which bounds its objective's relative excess over the optimum:
+has the higher D), and runs epochs of coordinate descent until its relative duality gap (P - D) / P is
+at most `tol`, which bounds its objective's relative excess over the optimum; an active-set refinement
+comes first and after every epoch that leaves more than half of the gap:
 
-- an epoch of pairwise dual coordinate descent in random order: each alpha_i moves with a random
-  partner alpha_j along the line that keeps y^T alpha = 0 (SMO's step, Platt 1998; liblinear's single
-  coordinates, Hsieh et al. 2008, would break the constraint);
+- an epoch of pairwise dual coordinate descent: pairs (i, j) that violate the optimality conditions,
+  most violating first, matched in one sort of the gradients at the epoch's start (libsvm's working
+  sets, Fan, Chen & Lin 2005), each maximizing D exactly on the line through alpha that keeps
+  y^T alpha = 0 (SMO's step, Platt 1998; liblinear's single coordinates, Hsieh et al. 2008, would break
+  the constraint);
 - an active-set refinement: alpha's partition into alpha = 0, free and alpha = C fixes the free alphas and
   b by one linear system (free points lie exactly on the margin, y (w.x + b) = 1, and y^T alpha = 0), and
   the primal-dual active-set rule (Hintermueller, Ito & Kunisch 2003) moves the points that break the
-  partition and solves again while the moves become fewer. The best refinement replaces alpha only if it
-  raises D.
+  partition and solves again while the moves become fewer. The best refinement (clipped to the box and,
+  where that breaks y^T alpha = 0, its heavier class scaled down) replaces alpha only if it raises D.
 
-D never falls, so coordinate descent alone guarantees convergence; the refinement lands on the exact
-solution once the partition is right, where coordinate descent would need hundreds of epochs (the
-free points are few: at most the dimension). The solver runs on one CPU thread (the epochs compiled by
-numba) whatever the device of the inputs: one pair's path is a small CPU job.
+D never falls and every epoch steps on the most violating pair, so coordinate descent alone converges
+(as SMO does, Keerthi & Gilbert 2002); the refinement lands on the exact solution once the partition is
+right, where coordinate descent would need many epochs (the free points are few: about the dimension at
+most). The solver runs on one CPU thread (the epochs compiled by numba) whatever the device of the
+inputs: one pair's path is a small CPU job.
 
 The bias. For the solved w, the biases that minimize E form an interval (P below is E's minimum over
 it); b is its midpoint. Where one bias is optimal that is it; where every point lies inside the margin
@@ -83,12 +87,13 @@ def optimal_bias(scores: np.ndarray, y: np.ndarray) -> float:
 class _Rows:
     """The dual's rows A = y * x (n, d) without the columns that are zero in every row (pixels blank in
     every image: w stays zero there): dense for row access, CSR for products with all rows (pixel rows
-    are mostly zero), their squared norms, and the labels y."""
+    are mostly zero; A and A^T), their squared norms, and the labels y."""
 
     def __init__(self, a: np.ndarray, y: np.ndarray):
         self.columns = np.flatnonzero(np.any(a != 0.0, axis=0))
         self.dense = np.ascontiguousarray(a[:, self.columns])
         self.csr, self.diagonal = scipy.sparse.csr_array(self.dense), np.einsum("ij,ij->i", self.dense, self.dense)
+        self.csr_transposed = self.csr.T.tocsr()
         self.y = np.ascontiguousarray(y, dtype=float)
 
     def margins(self, u: np.ndarray) -> np.ndarray:
@@ -97,7 +102,7 @@ class _Rows:
 
     def combine(self, alpha: np.ndarray) -> np.ndarray:
         """A^T alpha."""
-        return self.csr.T @ alpha
+        return self.csr_transposed @ alpha
 
 
 @numba.njit(fastmath=True, cache=True)
@@ -155,14 +160,22 @@ def _bias(rows: _Rows, margins: np.ndarray) -> float:
     return optimal_bias(rows.y * margins, rows.y)
 
 
-def _gap_and_dual(rows: _Rows, alpha: np.ndarray, u: np.ndarray, c: float, margins=None) -> tuple[float, float]:
-    """The relative duality gap (P - D) / P at (alpha, u = A^T alpha), P at the optimal bias for w = u,
-    and D (margins: A u, if known)."""
+class _Certificate(NamedTuple):
+    """At a feasible (alpha, u = A^T alpha): the relative duality gap (P - D) / P, P at the optimal bias
+    for w = u, D, and that bias."""
+    gap: float
+    primal: float
+    dual: float
+    bias: float
+
+
+def _certify(rows: _Rows, alpha: np.ndarray, u: np.ndarray, c: float, margins=None) -> _Certificate:
+    """The certificate of (alpha, u) (margins: A u, if known)."""
     margins = rows.margins(u) if margins is None else margins
-    hinge = np.maximum(1.0 - margins - rows.y * _bias(rows, margins), 0.0).sum()
-    primal = 0.5 * float(u @ u) + c * float(hinge)
+    bias = _bias(rows, margins)
+    primal = 0.5 * float(u @ u) + c * float(np.maximum(1.0 - margins - rows.y * bias, 0.0).sum())
     dual = _dual(alpha, u)
-    return (primal - dual) / max(abs(primal), np.finfo(float).tiny), dual
+    return _Certificate((primal - dual) / max(abs(primal), np.finfo(float).tiny), primal, dual, bias)
 
 
 def _balance(rows: _Rows, alpha: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -187,11 +200,11 @@ def _solve_gram(block: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 
 
 class _Candidate(NamedTuple):
-    """A feasible dual point with u = A^T alpha, its relative duality gap and its D."""
+    """A feasible dual point with u = A^T alpha, its D and its certificate."""
     alpha: np.ndarray
     u: np.ndarray
-    gap: float | None  # None until computed (it needs A u)
     dual: float
+    certificate: _Certificate | None  # None until computed (it needs A u)
 
 
 def _partition_solution(rows: _Rows, state: np.ndarray, free: np.ndarray, u_at_c: np.ndarray, c: float):
@@ -239,10 +252,9 @@ def _refine(rows: _Rows, alpha: np.ndarray, u: np.ndarray, c: float, *, tol: flo
             dual = _dual(candidate, u)
         margins = rows.margins(u_exact)
         if best is None or dual > best.dual:
-            # the gap needs A u: known when nothing was clipped, else left for the end
-            gap = _gap_and_dual(rows, candidate, u, c, margins)[0] if feasible else None
-            best = _Candidate(candidate, u, gap, dual)
-            if gap is not None and gap <= tol:
+            # the certificate needs A u: known when nothing was clipped, else left for the end
+            best = _Candidate(candidate, u, dual, _certify(rows, candidate, u, c, margins) if feasible else None)
+            if feasible and best.certificate.gap <= tol:
                 break
         # the primal-dual active-set rule, with the gradient y (w.x + b) - 1 at the unclipped solution
         signed = margins + y * (_bias(rows, margins) if bias is None else bias)
@@ -257,32 +269,33 @@ def _refine(rows: _Rows, alpha: np.ndarray, u: np.ndarray, c: float, *, tol: flo
         sign = (moved[changed] == AT_C).astype(float) - (state[changed] == AT_C)
         u_at_c = u_at_c + c * (sign @ a[changed])
         state, last_moves = moved, len(changed)
-    if best is not None and best.gap is None:
-        best = best._replace(gap=_gap_and_dual(rows, best.alpha, best.u, c)[0])
+    if best is not None and best.certificate is None:
+        best = best._replace(certificate=_certify(rows, best.alpha, best.u, c))
     return best
 
 
 def _solve(rows: _Rows, alpha, u, c, *, tol, max_epochs, refine_solves):
     """One lambda from a feasible alpha and u = A^T alpha (both changed in place): coordinate-descent
     epochs, and a refinement first and whenever an epoch leaves more than half of the gap, until the
-    relative gap is at most tol. Returns alpha, u, the gap and the epochs run."""
+    relative gap is at most tol. Returns alpha, u, the last certificate and the epochs run."""
     previous = np.inf
     for epochs in range(max_epochs + 1):
         margins = rows.margins(u)
-        gap, dual = _gap_and_dual(rows, alpha, u, c, margins)
-        if gap <= tol:
+        certificate = _certify(rows, alpha, u, c, margins)
+        if certificate.gap <= tol:
             break
-        refined = _refine(rows, alpha, u, c, tol=tol, max_solves=refine_solves) if gap > 0.5 * previous else None
-        if refined is not None and refined.dual > dual:
-            alpha, u, gap, _ = refined
-            if gap <= tol:
-                break
-            margins = rows.margins(u)
+        if certificate.gap > 0.5 * previous:
+            refined = _refine(rows, alpha, u, c, tol=tol, max_solves=refine_solves)
+            if refined is not None and refined.dual > certificate.dual:
+                alpha, u, _, certificate = refined
+                if certificate.gap <= tol:
+                    break
+                margins = rows.margins(u)
         if epochs == max_epochs:
             break
-        previous = gap
+        previous = certificate.gap
         _pair_epoch(rows.dense, rows.diagonal, rows.y, alpha, u, c, *_violating_pairs(rows, alpha, c, margins))
-    return alpha, u, gap, epochs
+    return alpha, u, certificate, epochs
 
 
 def _start(rows: _Rows, c: float) -> tuple[np.ndarray, np.ndarray]:
@@ -311,8 +324,8 @@ def path(x: torch.Tensor, y: torch.Tensor, lambdas: torch.Tensor, *, hinge: str 
     lambdas = lambdas.to(x)
     c = penalty_weight(lambdas, len(x), hinge)
     rows = _Rows((y.to(x)[:, None] * x).cpu().numpy(), y.cpu().numpy())
-    w, b = np.zeros((len(c), x.shape[1])), np.zeros(len(c))
-    gap, epochs = np.zeros(len(c)), np.zeros(len(c), dtype=np.int64)
+    w, b, objective, gap = np.zeros((len(c), x.shape[1])), np.zeros(len(c)), np.zeros(len(c)), np.zeros(len(c))
+    epochs = np.zeros(len(c), dtype=np.int64)
     alpha = None
     with threadpoolctl.threadpool_limits(1, user_api="blas"):  # small products: one thread is faster
         for k in torch.argsort(lambdas, descending=True).tolist():
@@ -323,12 +336,13 @@ def path(x: torch.Tensor, y: torch.Tensor, lambdas: torch.Tensor, *, hinge: str 
                 ratio, total, norm2 = ck / previous_c, float(alpha.sum()), float(u_k @ u_k)
                 if ratio * total - 0.5 * ratio ** 2 * norm2 > total - 0.5 * norm2:
                     alpha, u_k = ratio * alpha, ratio * u_k
-            alpha, u_k, gap[k], epochs[k] = _solve(rows, alpha, u_k, ck, tol=tol, max_epochs=max_epochs,
-                                                   refine_solves=refine_solves)
-            w[k, rows.columns], b[k], previous_c = u_k, _bias(rows, rows.margins(u_k)), ck
-    w, b = torch.from_numpy(w).to(x.device), torch.from_numpy(b).to(x.device)
-    return {"w": w, "b": b, "objective": objectives(w, b, x, y.to(x), lambdas, hinge),
-            "gap": torch.from_numpy(gap).to(x.device), "epochs": torch.from_numpy(epochs).to(x.device), "c": c}
+            alpha, u_k, certificate, epochs[k] = _solve(rows, alpha, u_k, ck, tol=tol, max_epochs=max_epochs,
+                                                        refine_solves=refine_solves)
+            w[k, rows.columns], b[k], gap[k], previous_c = u_k, certificate.bias, certificate.gap, ck
+            objective[k] = 2 * float(lambdas[k]) * certificate.primal  # E = 2 lambda P
+    return {"w": torch.from_numpy(w).to(x.device), "b": torch.from_numpy(b).to(x.device),
+            "objective": torch.from_numpy(objective).to(x.device), "gap": torch.from_numpy(gap).to(x.device),
+            "epochs": torch.from_numpy(epochs).to(x.device), "c": c}
 
 
 def pair_split(images: torch.Tensor, labels: torch.Tensor, pair: str, per_class: int | None = None):
