@@ -168,7 +168,7 @@ def svm_agreement_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
 @BUILDERS.register()
 def svm_training_size_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
     """The acceptance numbers against the authors' curves for each training set solved (the registry's
-    trend_per_class, then the one used): d_adv and test error |Δ| at the 90th percentile of pairs x
+    trend_per_class, then the one used): d_adv, test error and bias |Δ| at the 90th percentile of pairs x
     lambdas, best alpha |Δ| and Δ (median over the pairs), and d_adv's median Δ at the smallest lambda."""
     paths = _paths(inputs)
     runs = {}
@@ -185,6 +185,7 @@ def svm_training_size_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFr
         values = {
             "d_adv p90 |Δ| (%)": np.percentile(np.concatenate([_deviation(c, p["authors"], "d_adv") for c, p in pairs]), 90),
             "test error p90 |Δ| (pp)": np.percentile(np.concatenate([_deviation(c, p["authors"], "test_error") for c, p in pairs]), 90),
+            "bias as drawn p90 |Δ| ([0,1] px)": np.percentile(np.concatenate([_deviation(c, p["authors"], "offset") for c, p in pairs]), 90),
             "best alpha median |Δ|": np.median(np.abs(shifts)), "best alpha median Δ": np.median(shifts),
             "d_adv median Δ at the smallest lambda (%)": np.median([100 * (c["d_adv"][k] / p["authors"]["d_adv"][k] - 1)
                                                                      for (c, p), k in zip(pairs, smallest)]),
