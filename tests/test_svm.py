@@ -47,7 +47,7 @@ def test_objective_and_bias_match_libsvm_svc(data, hinge):
     ours = svm.path(x, y, LAMBDAS, hinge=hinge, tol=1e-12)
     c = svm.penalty_weight(LAMBDAS, len(x), hinge)
     for k, lam in enumerate(LAMBDAS.tolist()):
-        fit = SVC(kernel="linear", C=float(c[k]), tol=1e-12).fit(x.numpy(), y.numpy())
+        fit = SVC(kernel="linear", C=float(c[k]), tol=1e-8).fit(x.numpy(), y.numpy())
         w, b = torch.tensor(fit.coef_), torch.tensor(fit.intercept_)
         theirs = float(svm.objectives(w, b, x, y, LAMBDAS[k:k + 1], hinge)[0])
         assert theirs * (1 - 1e-5) <= float(ours["objective"][k]) <= theirs * (1 + 1e-12), lam

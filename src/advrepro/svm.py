@@ -42,6 +42,7 @@ farthest point of each class along w -- libsvm's rule when no alpha is free (Cha
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numba
@@ -210,12 +211,24 @@ class _Candidate(NamedTuple):
 def _partition_solution(rows: _Rows, state: np.ndarray, free: np.ndarray, u_at_c: np.ndarray, c: float):
     """The free alphas and the bias that put every free point on the margin, y (w.x + b) = 1 with
     w = A^T alpha, with y^T alpha = 0; the bias is None when no alpha is free. By the Schur complement
-    of the system's bordered Gram matrix: alpha_F = G^-1 (r - b y_F), G = A_F A_F^T, r = 1 - A_F u_C."""
+    of the system's bordered Gram matrix [[G, y_F], [y_F^T, 0]]: alpha_F = G^-1 (r - b y_F),
+    G = A_F A_F^T, r = 1 - A_F u_C; where G is singular (one free point more than dimensions, which the
+    bias allows), by the bordered system itself."""
     block, y_free = rows.dense[free], rows.y[free]
     if len(free) == 0:
         return np.zeros(0), None
-    solved = _solve_gram(block, np.stack([1.0 - block @ u_at_c, y_free], 1))
-    bias = (y_free @ solved[:, 0] + c * rows.y[state == AT_C].sum()) / (y_free @ solved[:, 1])
+    residual, at_c = 1.0 - block @ u_at_c, c * rows.y[state == AT_C].sum()
+    if len(free) > block.shape[1]:
+        bordered = np.block([[block @ block.T, y_free[:, None]], [y_free[None], np.zeros((1, 1))]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+            try:
+                solved = scipy.linalg.solve(bordered, np.r_[residual, -at_c], assume_a="sym", check_finite=False)
+            except scipy.linalg.LinAlgWarning as singular:
+                raise np.linalg.LinAlgError(str(singular)) from singular
+        return solved[:-1], solved[-1]
+    solved = _solve_gram(block, np.stack([residual, y_free], 1))
+    bias = (y_free @ solved[:, 0] + at_c) / (y_free @ solved[:, 1])
     return solved[:, 0] - bias * solved[:, 1], bias
 
 
@@ -226,12 +239,12 @@ def _refine(rows: _Rows, alpha: np.ndarray, u: np.ndarray, c: float, *, tol: flo
     a, y, dim = rows.dense, rows.y, len(rows.columns)
     state = np.where(alpha <= 0.0, AT_ZERO, np.where(alpha >= c, AT_C, FREE))
     free = np.flatnonzero(state == FREE)
-    if len(free) <= dim:
+    if len(free) <= dim + 1:
         u_at_c = u - alpha[free] @ a[free]  # the part of u = A^T alpha from the alphas at C
-    else:  # more free points than dimensions: those nearest the margin stay free, the others go to
+    else:  # more free points than dimensions + 1: those nearest the margin stay free, the others go to
         margins = a[free] @ u  # the bound their gradient (at the optimal bias) points to
         gradient = margins + y[free] * _bias(rows, rows.margins(u)) - 1.0
-        beyond = np.argsort(np.abs(gradient))[dim:]
+        beyond = np.argsort(np.abs(gradient))[dim + 1:]
         state[free[beyond]] = np.where(gradient[beyond] > 0.0, AT_ZERO, AT_C)
         u_at_c = c * rows.combine((state == AT_C).astype(float))
     best, last_moves = None, np.inf
@@ -264,8 +277,8 @@ def _refine(rows: _Rows, alpha: np.ndarray, u: np.ndarray, c: float, *, tol: flo
         moved[(state == AT_ZERO) & (signed < 1.0)] = FREE
         moved[(state == AT_C) & (signed > 1.0)] = FREE
         changed = np.flatnonzero(moved != state)
-        if len(changed) == 0 or len(changed) >= last_moves or (moved == FREE).sum() > dim:
-            break  # converged, too far from the solution to converge soon, or more free points than dimensions
+        if len(changed) == 0 or len(changed) >= last_moves or (moved == FREE).sum() > dim + 1:
+            break  # converged, too far from the solution to converge soon, or too many free points
         sign = (moved[changed] == AT_C).astype(float) - (state[changed] == AT_C)
         u_at_c = u_at_c + c * (sign @ a[changed])
         state, last_moves = moved, len(changed)
