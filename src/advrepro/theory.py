@@ -109,6 +109,13 @@ def tilting_angle(w: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Te
     return torch.arccos(((w @ z) / w.norm(dim=-1)).clamp(-1, 1))
 
 
+def midpoint_offset(w, b, i, j) -> torch.Tensor:
+    """The signed distance d((i + j) / 2) of the centroids' midpoint to the boundary: the boundary lies at
+    -offset from the midpoint along its normal (the authors' "b", drawn as a line crossing the j - i axis
+    at -b when theta = 0)."""
+    return signed_distance(w, b, ((i + j) / 2)[None])[0]
+
+
 def tilting_basis(w: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(z, n): the orthonormal basis of the tilting plane by Gram-Schmidt, n = (w - (w.z) z) / ||.||."""
     z = (j - i) / (j - i).norm()

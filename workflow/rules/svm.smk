@@ -1,10 +1,12 @@
 # Linear SVMs along a whole lambda path, one job per digit pair (Tanay & Griffin 2016); the jobs share
-# one cluster group so that submission does not drown in small jobs.
+# one cluster group so that submission does not drown in small jobs. Each also reads the authors' curves
+# of its pair (reference/<paper>/extras_XY.csv), written beside ours.
 
 
 rule svm_path:
     input:
         dataset=dataset_file("mnist"),
+        reference=lambda w: f"reference/{w.paper}/extras_{w.pair.replace('v', '')}.csv",
         code=code("scripts/svm_path.py"),
     output:
         "results/svm/{paper}/{pair}.json",

@@ -104,15 +104,18 @@ def _nearest(path: dict, alpha: float) -> int:
     return int(np.argmin(np.abs(np.asarray(path["alpha"]) - alpha)))
 
 
-def _ends(path: dict) -> tuple[int, int, int]:
-    """Indices of the smallest lambda, the largest lambda and the lowest test error."""
-    alphas = np.asarray(path["alpha"])
-    return int(alphas.argmin()), int(alphas.argmax()), int(np.argmin(path["test_error"]))
+def best_alpha(alphas, test_errors) -> float:
+    """The alpha of the lowest test error: the median of the alphas tied at it (one rule for our curves
+    and the authors')."""
+    alphas, test_errors = np.asarray(alphas), np.asarray(test_errors)
+    return float(np.median(alphas[test_errors == test_errors.min()]))
 
 
 def _summary(path: dict) -> dict:
-    low, high, best = _ends(path)
-    return {"best alpha": path["alpha"][best], "best test error": 100 * path["test_error"][best],
+    """setups.md 5.1's numbers of one path: the lowest test error and its alpha, and both ends."""
+    alphas = np.asarray(path["alpha"])
+    low, high = int(alphas.argmin()), int(alphas.argmax())
+    return {"best alpha": best_alpha(alphas, path["test_error"]), "best test error": 100 * min(path["test_error"]),
             "train error lambda=0.1": 100 * path["train_error"][low], "test error lambda=0.1": 100 * path["test_error"][low],
             "dadv lambda=0.1": path["d_adv"][low], "theta lambda=0.1": path["theta"][low],
             "train error lambda=1e7": 100 * path["train_error"][high], "test error lambda=1e7": 100 * path["test_error"][high],
@@ -136,6 +139,70 @@ def svm_all_pairs_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
               "mean dadv lambda=1e7": rows["dadv lambda=1e7"].mean()}
     label = f"all {len(rows)} pairs read"
     return long_table([("all", label, column, value, np.nan) for column, value in values.items()])
+
+
+# The curves compared with the authors' (extras_XY.csv rows, see svm.AUTHORS_ROWS): key, label, unit.
+COMPARED = (("theta", "theta", "rad"), ("offset", "bias as drawn", "[0,1] px"), ("d_adv", "d_adv", "% of theirs"),
+            ("train_error", "train error", "pp"), ("test_error", "test error", "pp"))
+
+
+def _deviation(curves: dict, authors: dict, key: str) -> np.ndarray:
+    """|ours - authors'| of one curve at every lambda: relative (%) for d_adv, in points for errors."""
+    ours, theirs = np.asarray(curves[key]), np.asarray(authors[key])
+    if key == "d_adv":
+        return 100 * np.abs(ours - theirs) / np.abs(theirs)
+    return (100 if key.endswith("error") else 1) * np.abs(ours - theirs)
+
+
+def _alpha_shifts(runs: list[tuple[dict, dict]]) -> np.ndarray:
+    """Our best alpha minus the authors', per (curves, path) of a pair."""
+    return np.array([best_alpha(path["alpha"], curves["test_error"]) - best_alpha(path["alpha"], path["authors"]["test_error"])
+                     for curves, path in runs])
+
+
+@BUILDERS.register()
+def svm_agreement_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """Per compared curve, the median and 90th percentile of |ours - authors'| over every pair read and
+    every lambda; and of |best alpha - theirs| over the pairs."""
+    paths = _paths(inputs)
+    rows = []
+    for key, label, unit in COMPARED:
+        deviations = np.concatenate([_deviation(path, path["authors"], key) for path in paths.values()])
+        rows += [(key, f"{label} ({unit})", column, float(np.percentile(deviations, q)), np.nan)
+                 for column, q in (("median |Δ|", 50), ("90th percentile |Δ|", 90))]
+    shifts = np.abs(_alpha_shifts([(path, path) for path in paths.values()]))
+    rows += [("best_alpha", f"best alpha (per pair, {len(paths)} pairs)", column, float(np.percentile(shifts, q)), np.nan)
+             for column, q in (("median |Δ|", 50), ("90th percentile |Δ|", 90))]
+    return long_table(rows)
+
+
+@BUILDERS.register()
+def svm_training_size_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
+    """The acceptance numbers against the authors' curves for each training set solved (the registry's
+    trend_per_class, then the one used): d_adv, test error and bias |Δ| at the 90th percentile of pairs x
+    lambdas, best alpha |Δ| and Δ (median over the pairs), and d_adv's median Δ at the smallest lambda."""
+    paths = _paths(inputs)
+    runs = {}
+    for path in paths.values():
+        for curves in path["trend"]:
+            runs.setdefault(f"{curves['per_class']} per class", []).append((curves, path))
+    sizes = sorted({path["per_class"] for path in paths.values()})
+    used = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
+    runs[f"{used} per class (used)"] = [(path, path) for path in paths.values()]
+    rows = []
+    for label, pairs in runs.items():
+        smallest = [int(np.argmin(path["alpha"])) for _, path in pairs]
+        shifts = _alpha_shifts(pairs)
+        values = {
+            "d_adv p90 |Δ| (%)": np.percentile(np.concatenate([_deviation(c, p["authors"], "d_adv") for c, p in pairs]), 90),
+            "test error p90 |Δ| (pp)": np.percentile(np.concatenate([_deviation(c, p["authors"], "test_error") for c, p in pairs]), 90),
+            "bias as drawn p90 |Δ| ([0,1] px)": np.percentile(np.concatenate([_deviation(c, p["authors"], "offset") for c, p in pairs]), 90),
+            "best alpha median |Δ|": np.median(np.abs(shifts)), "best alpha median Δ": np.median(shifts),
+            "d_adv median Δ at the smallest lambda (%)": np.median([100 * (c["d_adv"][k] / p["authors"]["d_adv"][k] - 1)
+                                                                     for (c, p), k in zip(pairs, smallest)]),
+        }
+        rows += [(label, f"{label}, {len(pairs)} pairs", column, float(value), np.nan) for column, value in values.items()]
+    return long_table(rows)
 
 
 @BUILDERS.register()
@@ -202,17 +269,21 @@ def loss_scaling_figure(artifact: dict, inputs: ArtifactInputs):
 
 @BUILDERS.register()
 def svm_curves_figure(artifact: dict, inputs: ArtifactInputs):
-    """Train and test error, d_adv and theta against alpha for the pairs in options.show, and the mean over
-    every pair read (black)."""
+    """Train and test error, d_adv, theta and the bias as the authors draw it against alpha for the pairs
+    in options.show and the mean over every pair read (black): ours solid, the authors' dashed."""
     paths = _paths(inputs)
-    fig, axes = figures.new(11, 2.8, ncols=4)
+    fig, axes = figures.new(13.5, 2.8, ncols=5)
     panels = (("train_error", "train error (%)", 100), ("test_error", "test error (%)", 100),
-              ("d_adv", "d_adv ([0,1] pixels)", 1), ("theta", "θ (rad)", 1))
+              ("d_adv", "d_adv ([0,1] pixels)", 1), ("theta", "θ (rad)", 1), ("offset", "bias as drawn ([0,1] pixels)", 1))
+    alphas = next(iter(paths.values()))["alpha"]
     for ax, (key, label, factor) in zip(axes, panels):
         for k, pair in enumerate(p for p in artifact["options"]["show"] if p in paths):
-            ax.plot(paths[pair]["alpha"], factor * np.asarray(paths[pair][key]), color=f"C{k}", label=pair)
-        mean = np.mean([path[key] for path in paths.values()], 0)
-        ax.plot(next(iter(paths.values()))["alpha"], factor * mean, color="k", lw=1.5, label=f"mean of {len(paths)}")
+            ax.plot(alphas, factor * np.asarray(paths[pair][key]), color=f"C{k}", label=pair)
+            ax.plot(alphas, factor * np.asarray(paths[pair]["authors"][key]), color=f"C{k}", ls="--", lw=1)
+        ours, theirs = (np.mean([curves[key] for curves in runs], 0)
+                        for runs in (paths.values(), [path["authors"] for path in paths.values()]))
+        ax.plot(alphas, factor * ours, color="k", lw=1.5, label=f"mean of {len(paths)}")
+        ax.plot(alphas, factor * theirs, color="k", lw=1, ls="--", label="authors' (dashed)")
         ax.set(xlabel="α (λ = 10^α)", title=label)
     axes[0].legend(fontsize=7)
     return fig
