@@ -14,9 +14,10 @@ def artifact_code(script):
 
 
 def evaluation_code(wildcards):
-    """The evaluate script's code, and the paper's module when the evaluation's kind is the paper's own."""
-    owner = catalog.evaluation_module(entry(wildcards.paper, "evaluations", wildcards.evaluation)["kind"])
-    return code("scripts/evaluate.py", *([owner] if owner.startswith(f"{papers.__name__}.") else []))
+    """The evaluate script's code, and the module of the evaluation's kind when the script imports it by name
+    (the paper's own, or a generic module beside advrepro.evaluate such as advrepro.strong_attacks)."""
+    kind = entry(wildcards.paper, "evaluations", wildcards.evaluation)["kind"]
+    return code("scripts/evaluate.py", *catalog.kind_modules(kind))
 
 
 def dataset_file(name):
