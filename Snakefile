@@ -39,7 +39,7 @@ if config["report_pdf"] is True and not shutil.which("latexmk"):
 
 wildcard_constraints:
     paper="|".join(PAPERS),
-    model=r"[^/]+",
+    model=rf"(?:(?:{'|'.join(PAPERS)})/)?[^/]+",  # <paper>/<model>: another paper's model (registry.model_owner)
     evaluation=r"[^/]+",
     dataset="|".join(DATASETS),  # raw datasets; preprocessed ones add a suffix (data.smk)
 

@@ -41,8 +41,9 @@ def model_entry(wildcards):
 
 
 def weights_file(paper, model, stage="final"):
-    """A trained model's weights: the final ones, or a two-stage model's after its first stage."""
-    folder = f"results/models/{paper}/{model}"
+    """A trained model's weights: the final ones, or a two-stage model's after its first stage. A model named
+    <paper>/<model> (another paper's, read by a cross-paper registry) is that paper's: never retrained."""
+    folder = f"results/models/{'/'.join(registry.model_owner(paper, model))}"
     return f"{folder}/model.pt" if stage == "final" else f"{folder}/first_stage/model.pt"
 
 
