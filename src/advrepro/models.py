@@ -194,7 +194,7 @@ class HardThreshold(nn.Module):
 
 @ARCHITECTURES.register()
 def thresholded_softmax(input_shape: tuple, n_classes: int = 10, level: float = 0.5) -> nn.Module:
-    """A control for the gradient-masking checks (Carlini et al. 2019, section 5): softmax regression on the
+    """A control for the gradient-masking checks (Carlini et al. 2019): softmax regression on the
     binarized image (x > level). Its input gradient is zero, so gradient attacks find nothing, although a
     black-box attack crossing the threshold fools it easily."""
     return nn.Sequential(HardThreshold(level), nn.Flatten(), nn.Linear(_n_inputs(input_shape), n_classes))

@@ -1,7 +1,7 @@
 """Today's attacks on any registry model, beyond the four papers: PGD (Madry et al. 2018) in l_inf and l2 (and
 the family's l1 step), AutoAttack's standard ensemble and the FAB minimal attack through torchattacks
 (Croce & Hein 2020), and the gradient-masking checks of Carlini et al. 2019 ("On Evaluating Adversarial
-Robustness", section 5).
+Robustness").
 
 Every attack runs in the model's valid input box when its preprocessing is an affine map of the pixels
 (`input_space`): u in [0, 1]^d is the image and the model sees pad(scale * u + offset); where the map is not
@@ -158,7 +158,9 @@ def _for_dataset(option: dict | None, meta: dict, what: str):
 
 
 def _curve_threats(curve: dict | None) -> list[dict]:
-    return [{**{k: v for k, v in curve.items() if k != "epsilons"}, "eps": eps} for eps in curve["epsilons"]] if curve else []
+    """One threat per radius of a curve {p, units, epsilons, steps, relative_step}."""
+    settings = {k: v for k, v in (curve or {}).items() if k != "epsilons"}
+    return [{**settings, "eps": eps} for eps in (curve or {}).get("epsilons", [])]
 
 
 class Setting(NamedTuple):
@@ -224,6 +226,8 @@ def pgd_outcomes(where: Setting, threat: dict, *, restarts: int, more_steps: int
     }
     if more_steps > 1:
         measures["pgd_more_steps"] = attacked(threat["steps"] * more_steps)
+    if threat["eps_attack"] == 0:  # nothing to attack: every error is the clean one
+        measures = {name: measures["clean"] for name in measures}
     result = {name: map_batches(fn, where.u, where.y, batch_size=batch_size).double().mean().item()
               for name, fn in measures.items()}
     return {**threat, "restarts": restarts, "more_steps": threat["steps"] * more_steps, **result}
@@ -236,7 +240,7 @@ def _pgd(inputs: EvaluationInputs, threats: dict, curve: dict | None = None, lar
     """PGD (Madry et al. 2018) against the one-step attack at each threat of the model's dataset (`threats`:
     dataset -> [{p, eps, units, steps, relative_step}]), along an eps `curve` (dataset -> {p, units, epsilons,
     steps, relative_step}), and at one `large` radius (dataset -> threat) where the error must reach 100%
-    (Carlini et al. 2019, 5.3). Also PGD with `more_steps` times the steps (5.2: it must not help much)."""
+    (Carlini et al. 2019). Also PGD with `more_steps` times the steps (it must not help much once converged)."""
     table, swept, big = (_for_dataset(option, inputs.meta, name) for option, name in
                          ((threats, "threats"), (curve, "curve"), (large, "large")))
     every = [*table, *_curve_threats(swept), *([big] if big else [])]
@@ -266,7 +270,7 @@ def torchattacks_module():
 
 
 AUTOATTACK_NAMES = ("apgd-ce", "apgd-t", "fab-t", "square")
-"""The standard version's attacks in their order (Croce & Hein 2020, section 5)."""
+"""The standard version's attacks in their order (Croce & Hein 2020)."""
 
 
 def autoattack_components(model: nn.Module, *, p: float, eps: float, n_classes: int, seed: int, steps: int,
@@ -310,19 +314,20 @@ def autoattack_outcomes(where: Setting, threat: dict, *, seed: int, steps: int, 
                         batch_size: int) -> dict:
     """AutoAttack's error at one resolved threat and how many points each of its attacks fooled first; the
     black-box Square finding points the white-box attacks missed is the sign of masking (Carlini et al.
-    2019, 5.4). l1 has no AutoAttack here (error None)."""
+    2019). l1 has no AutoAttack here (error None)."""
     if threat["p"] == 1:
         return {**threat, "error": None, "note": "torchattacks' AutoAttack has no l1 version"}
-    n_classes = _n_classes(where)
-    components = autoattack_components(where.model, p=threat["p"], eps=threat["eps_attack"], n_classes=n_classes,
-                                       seed=seed, steps=steps, n_queries=n_queries)
+    components = autoattack_components(where.model, p=threat["p"], eps=threat["eps_attack"],
+                                       n_classes=_n_classes(where), seed=seed, steps=steps, n_queries=n_queries)
+    if threat["eps_attack"] == 0:  # nothing to attack
+        components = []
     with eval_mode(where.model), frozen_parameters(where.model):
         outcome = map_batches(lambda u, y: run_ensemble(components, where.model, u, y, threat["eps_attack"],
                                                         threat["p"]), where.u, where.y, batch_size=batch_size)
     first = {name: int((outcome == k).sum()) for k, (name, _) in enumerate(components)}
     return {**threat, "clean": (outcome == -1).double().mean().item(),
             "error": (outcome < len(components)).double().mean().item(), "attacks": list(first),
-            "fooled_first_by": first, "square_beyond_white_box": first["square"] / len(where.y)}
+            "fooled_first_by": first, "square_beyond_white_box": first.get("square", 0) / len(where.y)}
 
 
 @EVALUATIONS.register("autoattack")
@@ -378,7 +383,8 @@ def distance_summary(line_search: torch.Tensor, minimal: torch.Tensor) -> dict:
             "line_search_median": median(line_search[correct]), "minimal_median": median(minimal[correct]),
             "line_search_no_flip": int(torch.isinf(line_search[correct]).sum()),
             "minimal_no_flip": int(torch.isinf(minimal[correct]).sum()),
-            "ratio_median": median(ratio), "overstated_fraction": (ratio > 1).double().mean().item() if len(ratio) else math.nan}
+            "ratio_median": median(ratio),
+            "overstated_fraction": (ratio > 1).double().mean().item() if len(ratio) else math.nan}
 
 
 @EVALUATIONS.register("min_distance")
@@ -398,7 +404,7 @@ def _min_distance(inputs: EvaluationInputs, max_norm: float, tol: float = 1e-3, 
             "steps": steps, "restarts": restarts, **distance_summary(line, minimal)}
 
 
-# --- gradient-masking checks (Carlini et al. 2019, section 5) --------------------------------------------
+# --- gradient-masking checks (Carlini et al. 2019) ----------------------------------------------------
 
 
 CHECKS = {

@@ -6,6 +6,7 @@ on their trained weights; its only model of its own is a control built to mask g
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -75,7 +76,7 @@ def robustness_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
 
 @BUILDERS.register()
 def masking_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
-    """The numbers behind each check (Carlini et al. 2019, section 5) per model and threat, the failing checks
+    """The numbers behind each check (Carlini et al. 2019) per model and threat, the failing checks
     named in the row: PGD minus one-step error (pp), PGD error at the large ε (%), errors only the black-box
     Square found (pp), and what more PGD steps add (pp)."""
     columns = {"pgd_vs_one_step": "PGD − one-step (pp)", "large_eps": "PGD error at the large ε (%)",
@@ -139,25 +140,26 @@ def claims_table(artifact: dict, inputs: ArtifactInputs) -> pd.DataFrame:
 @BUILDERS.register()
 def attack_curves_figure(artifact: dict, inputs: ArtifactInputs):
     """Error (%) against ε for every model under the one-step attack (FGSM in l∞), PGD and AutoAttack, a panel
-    per model (evaluations: pgd, autoattack; their `curve`)."""
+    per model (evaluations: pgd, autoattack; their `curve`), four panels a row, one legend above."""
     pgd, autoattack = artifact["evaluations"][:2]
-    models = artifact["models"]
-    columns = min(4, len(models))
-    fig, axes = figures.new(2.1 * columns, 1.9 * math.ceil(len(models) / columns),
-                            nrows=math.ceil(len(models) / columns), ncols=columns, squeeze=False)
+    models, columns = artifact["models"], 4
+    rows = math.ceil(len(models) / columns)
+    fig, axes = figures.new(6.4, 1.75 * rows + 0.3, nrows=rows, ncols=columns, squeeze=False, sharey=True)
+    fig.set_layout_engine("constrained")
     for ax, model in zip(axes.flat, models):
         swept, attacked = inputs.result(model, pgd)["curve"], inputs.result(model, autoattack)["curve"]
         eps = [row["eps"] for row in swept]
         ax.plot(eps, [100 * r["one_step"] for r in swept], ".-", label="one-step (FGSM)")
         ax.plot(eps, [100 * r["pgd"] for r in swept], ".-", label="PGD")
         ax.plot([r["eps"] for r in attacked], [_percent(r["error"]) for r in attacked], ".-", label="AutoAttack")
-        ax.set_title(model_label(inputs, model), fontsize=6)
+        ax.set_title(textwrap.fill(model_label(inputs, model), 34), fontsize=5, loc="left")
         ax.set_xlabel(f"{threat_label(swept[0]).split(' ε=')[0]} ε ({swept[0]['units']})", fontsize=6)
         ax.set_ylim(-3, 103)
         ax.tick_params(labelsize=5)
     for ax in list(axes.flat)[len(models):]:
         ax.set_axis_off()
-    axes.flat[0].set_ylabel("test error (%)", fontsize=6)
-    axes.flat[0].legend(fontsize=5, frameon=False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test error (%)", fontsize=6)
+    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside upper center", ncols=3, fontsize=6,
+               frameon=False)
     return fig
-
