@@ -178,8 +178,8 @@ def test_today_attacks_every_trained_model_of_every_paper():
 def test_an_imported_model_is_its_papers_entry_with_that_papers_overrides():
     quick = registry.deep_merge(CONFIG, yaml.safe_load((REPO / "config" / "scales" / "quick.yaml").read_text()))
     papers = _load(quick)
-    assert papers["today"]["models"]["goodfellow2014/maxout1600"] == papers["goodfellow2014"]["models"]["maxout1600"]
-    assert papers["today"]["models"]["goodfellow2014/maxout1600"]["options"] == {"units": 240}  # quick's override
+    assert papers["today"]["models"]["goodfellow2014/maxout"] == papers["goodfellow2014"]["models"]["maxout"]
+    assert papers["today"]["models"]["goodfellow2014/maxout"]["training"]["epochs"] == 10  # quick's override
     spec = registry.model_spec(quick, papers["today"], "shaham2015/robust_l2")
     assert spec == registry.model_spec(quick, papers["shaham2015"], "robust_l2")
 

@@ -172,22 +172,15 @@ class Setting(NamedTuple):
     space: InputSpace
 
 
-def setting(inputs: EvaluationInputs, n: int | None, pixel_std: dict | None, radii: list[float]) -> Setting:
-    """The first n examples as attack points, in a space whose loose box (if any) covers every radius."""
-    x, y = inputs.x[:n], inputs.y[:n]
-    space = input_space(inputs.meta, x, pixel_mean=inputs.pixel_mean, pixel_std=pixel_std,
-                        margin=max(radii, default=0.0))
-    return Setting(space.to_attack(x), y, space.wrap(inputs.model), space)
+def setting(inputs: EvaluationInputs, n: int | None, pixel_std: dict | None, threats: list[dict]) -> Setting:
+    """The first n examples as attack points, in the space of the whole split (the same conversion whatever
+    n), whose loose box (if any) covers the radius of every threat."""
+    def space(margin: float) -> InputSpace:
+        return input_space(inputs.meta, inputs.x, pixel_mean=inputs.pixel_mean, pixel_std=pixel_std, margin=margin)
 
-
-def _radii(meta: dict, pixel_std: dict | None, x: torch.Tensor, pixel_mean, threats: list[dict]) -> list[float]:
-    """The input-unit radii of `threats` (to size the loose box of a non-affine input)."""
-    probe = input_space(meta, x, pixel_mean=pixel_mean, pixel_std=pixel_std)
-    return [eps_input(t, probe) for t in threats]
-
-
-def _prepare(inputs: EvaluationInputs, n, pixel_std, threats: list[dict]) -> Setting:
-    return setting(inputs, n, pixel_std, _radii(inputs.meta, pixel_std, inputs.x[:n], inputs.pixel_mean, threats))
+    probe = space(0.0)
+    chosen = space(max((eps_input(t, probe) for t in threats), default=0.0))
+    return Setting(chosen.to_attack(inputs.x[:n]), inputs.y[:n], chosen.wrap(inputs.model), chosen)
 
 
 @torch.no_grad()
@@ -244,7 +237,7 @@ def _pgd(inputs: EvaluationInputs, threats: dict, curve: dict | None = None, lar
     table, swept, big = (_for_dataset(option, inputs.meta, name) for option, name in
                          ((threats, "threats"), (curve, "curve"), (large, "large")))
     every = [*table, *_curve_threats(swept), *([big] if big else [])]
-    where = _prepare(inputs, n, pixel_std, every)
+    where = setting(inputs, n, pixel_std, every)
 
     def run(threat: dict, more: int) -> dict:
         return pgd_outcomes(where, resolve(threat, where.space), restarts=restarts, more_steps=more,
@@ -338,7 +331,7 @@ def _autoattack(inputs: EvaluationInputs, threats: dict, curve: dict | None = No
     at each threat of the model's dataset and along its eps `curve` (as the `pgd` kind's options; PGD's steps
     are ignored)."""
     table, swept = _for_dataset(threats, inputs.meta, "threats"), _for_dataset(curve, inputs.meta, "curve")
-    where = _prepare(inputs, n, pixel_std, [*table, *_curve_threats(swept)])
+    where = setting(inputs, n, pixel_std, [*table, *_curve_threats(swept)])
 
     def run(threat: dict) -> dict:
         return autoattack_outcomes(where, resolve(threat, where.space), seed=inputs.seed, steps=steps,
@@ -394,7 +387,7 @@ def _min_distance(inputs: EvaluationInputs, max_norm: float, tol: float = 1e-3, 
     """The minimal l2 perturbation per test point by FAB (untargeted, valid box) against Lyu et al. 2015's line
     search along the gradient (section V-A, unclipped), both in input units, up to `max_norm` and to within
     `tol` (both in pixel units)."""
-    where = _prepare(inputs, n, pixel_std, [{"p": 2, "eps": max_norm}])
+    where = setting(inputs, n, pixel_std, [{"p": 2, "eps": max_norm}])
     bound, within = (eps_input({"eps": value}, where.space) for value in (max_norm, tol))
     line = map_batches(lambda x, y: min_perturbation_along_gradient(inputs.model, x, y, max_norm=bound, tol=within),
                        inputs.x[:n], inputs.y[:n], batch_size=batch_size)
