@@ -35,7 +35,7 @@ except registry.ConfigError as error:
 
 wildcard_constraints:
     paper="|".join(PAPERS),
-    model=r"[^/]+",
+    model=rf"(?:(?:{'|'.join(PAPERS)})/)?[^/]+",  # <paper>/<model>: another paper's model (registry.model_owner)
     evaluation=r"[^/]+",
     dataset="|".join(DATASETS),  # raw datasets; preprocessed ones add a suffix (data.smk)
 

@@ -7,6 +7,7 @@ spec, model_spec = sm.params.spec, sm.params.model_spec
 with runtime.model_job(sm) as job:
     device = job.device
     papers.module(sm.wildcards.paper)  # registers the paper's own evaluation kinds
+    evaluate.register_generic()  # and the generic ones outside advrepro.evaluate (today's attacks)
     adversarial_set, set_summary = None, {}
     if spec["split"] == "adversarial_set":  # a fixed set built once from a baseline (rule adversarial_set)
         adversarial_set = io.load_tensors(sm.input.adversarial_set, device)
@@ -16,7 +17,7 @@ with runtime.model_job(sm) as job:
     inputs = evaluate.EvaluationInputs(
         model, images, labels, seed=spec["seed"], adversarial_set=adversarial_set,
         source=models.load_trained(spec["source_spec"], sm.input.source, device) if "source" in spec else None,
-        pixel_mean=data.pixel_mean(sm.input.dataset, dataset_meta, device))
+        pixel_mean=data.pixel_mean(sm.input.dataset, dataset_meta, device), meta=dataset_meta)
     result = evaluate.run(spec["kind"], inputs, evaluate.options_of(spec))
     io.write_json(sm.output[0], {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "evaluation": sm.wildcards.evaluation,

@@ -148,3 +148,108 @@ def test_calibrated_radii_build_a_set_of_the_asked_size_with_the_radii_ratios_ke
         assert (found.scale < 1) == (size < at_registry_radii)
     assert attacks.calibrate_radii(model, x, y, steps, at_registry_radii).scale == 1.0
     assert model.training is False  # left in the mode it was found in (eval, from above)
+
+
+# --- PGD (Madry et al. 2018) ---------------------------------------------------------------------
+
+
+def _trained_linear(seed: int = 0, n: int = 600):
+    """A softmax regression fitted to a linearly separable 3-class problem in [0, 1]^12, and its data."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, 3, 4, generator=gen)
+    teacher = torch.randn(12, 3, generator=gen)
+    y = (x.flatten(1) - 0.5).matmul(teacher).argmax(1)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    for _ in range(300):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return model.eval(), x, y
+
+
+def _error(model, x, y) -> float:
+    with torch.no_grad():
+        return (model(x).argmax(1) != y).double().mean().item()
+
+
+@pytest.mark.parametrize("p", [math.inf, 2, 1])
+def test_pgd_with_one_step_no_random_start_and_step_eps_is_the_one_step_attack(p):
+    model, (x, y) = _model().eval(), _data(64)
+    fgsm = attacks.one_step(model, x, y, p=p, eps=0.3, clip=(0.0, 1.0))
+    every = attacks.pgd(model, x, y, p=p, eps=0.3, step=0.3, steps=1, random=False, clip=(0.0, 1.0), early_stop=False)
+    torch.testing.assert_close(every, fgsm, rtol=0, atol=1e-12)
+    # as evaluated (a misclassified example stops where it is): the same error
+    stopping = attacks.pgd(model, x, y, p=p, eps=0.3, step=0.3, steps=1, random=False, clip=(0.0, 1.0))
+    assert _error(model, stopping, y) == _error(model, fgsm, y)
+
+
+@pytest.mark.parametrize("p, eps", [(2, 0.7), (1, 1.5), (math.inf, 0.2)])
+def test_projection_keeps_the_perturbation_in_the_ball_and_moves_nothing_inside_it(p, eps):
+    delta = torch.randn(50, 1, 3, 4, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    delta[:10] *= 1e-3  # inside the ball
+    projected = attacks.project(delta, p, eps)
+    norms = torch.linalg.vector_norm(projected.flatten(1), ord=p, dim=1)
+    assert (norms <= eps * (1 + 1e-12)).all()
+    torch.testing.assert_close(projected[:10], delta[:10])
+    outside = torch.linalg.vector_norm(delta.flatten(1), ord=p, dim=1) > eps
+    torch.testing.assert_close(norms[outside], torch.full_like(norms[outside], eps))  # onto the sphere
+
+
+def test_l1_projection_is_the_nearest_point_of_the_ball():
+    """Duchi et al. 2008: no point of the l1 ball is closer (in l2) than the projection; checked against many."""
+    gen = torch.Generator().manual_seed(3)
+    v = torch.randn(1, 12, generator=gen, dtype=torch.float64) * 2
+    projected = attacks.project(v, 1, 1.0)
+    candidates = attacks.project(torch.randn(20_000, 12, generator=gen, dtype=torch.float64), 1, 1.0)
+    assert (candidates - v).norm(dim=1).min() >= (projected - v).norm() - 1e-12
+
+
+@pytest.mark.parametrize("p, eps", [(2, 1.0), (math.inf, 0.1), (1, 2.0)])
+def test_pgd_stays_in_the_ball_and_the_box(p, eps):
+    model, x, y = _trained_linear()
+    generator = torch.Generator().manual_seed(0)
+    adversarial = attacks.pgd(model, x, y, p=p, eps=eps, step=eps / 4, steps=10, restarts=2, clip=(0.0, 1.0),
+                              generator=generator)
+    norms = torch.linalg.vector_norm((adversarial - x).flatten(1), ord=p, dim=1)
+    assert (norms <= eps * (1 + 1e-5)).all() and adversarial.min() >= 0 and adversarial.max() <= 1
+    assert _error(model, adversarial, y) > _error(model, x, y)
+
+
+def test_pgd_stopping_at_the_first_fooled_iterate_is_never_weaker_and_is_batched():
+    model, x, y = _trained_linear()
+    settings = {"eps": 0.08, "step": 0.01, "steps": 20, "clip": (0.0, 1.0), "random": False}
+    stopping, every = attacks.pgd(model, x, y, **settings), attacks.pgd(model, x, y, early_stop=False, **settings)
+    assert _error(model, stopping, y) >= _error(model, every, y)
+    single = torch.cat([attacks.pgd(model, x[i:i + 1], y[i:i + 1], **settings) for i in range(0, 600, 37)])
+    torch.testing.assert_close(single, stopping[::37], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_pgd_leaves_mode_parameter_gradients_and_flags_as_found(training):
+    model, (x, y) = _model(), _data()
+    nn.functional.cross_entropy(model(x), y).backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model[1].weight.requires_grad_(False)
+    model.train(training)
+    attacks.pgd(model, x, y, eps=0.1, step=0.05, steps=3, generator=torch.Generator().manual_seed(0))
+    assert model.training is training
+    assert [p.requires_grad for p in model.parameters()] == [False, True, True, True]
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads))
+
+
+@pytest.mark.parametrize("p, eps", [(math.inf, 0.08), (2, 0.3)])
+def test_pgd_error_equals_torchattacks_pgd_on_the_same_model_seed_and_settings(p, eps):
+    torchattacks = pytest.importorskip("torchattacks", reason="pip install --no-deps torchattacks (make setup does)")
+    model, x, y = _trained_linear(n=2000)
+    assert 0.01 < _error(model, x, y) < 0.2
+    settings = {"eps": eps, "alpha": eps / 4, "steps": 10, "random_start": True}
+    torch.manual_seed(5)  # torchattacks draws its random start from the global generator
+    theirs = (torchattacks.PGD if math.isinf(p) else torchattacks.PGDL2)(model, **settings)(x, y)
+    target = _error(model, theirs, y)
+    assert 0.2 < target < 0.95  # the attack matters, and is not trivially complete
+    for early_stop in (False, True):
+        ours = attacks.pgd(model, x, y, p=p, eps=eps, step=eps / 4, steps=10, clip=(0.0, 1.0),
+                           generator=torch.Generator().manual_seed(5), early_stop=early_stop)
+        assert abs(_error(model, ours, y) - target) <= 0.005, early_stop

@@ -172,3 +172,38 @@ def test_report_pdf_true_without_latexmk_stops_at_start_up():
         registry.check_tools(config, which=lambda program: None)
     registry.check_tools(config, which=lambda program: f"/usr/bin/{program}")
     registry.check_tools({**config, "report_pdf": "auto"}, which=lambda program: None)
+
+
+# --- a cross-paper registry (config/papers/today.yaml): other papers' models as <paper>/<model> ------------
+
+
+def test_today_attacks_every_trained_model_of_every_paper():
+    papers = _load()
+    named = set(papers["today"]["tables"]["robustness_today"]["models"])
+    every = {f"{key}/{model}" for key, entries in papers.items() if key != "today" for model in entries["models"]}
+    assert named == every | set(papers["today"]["models"]) - {m for m in papers["today"]["models"] if "/" in m}
+    assert set(papers["today"]["figures"]["attack_curves"]["models"]) == named
+
+
+def test_an_imported_model_is_its_papers_entry_with_that_papers_overrides():
+    quick = registry.deep_merge(CONFIG, yaml.safe_load((REPO / "config" / "scales" / "quick.yaml").read_text()))
+    papers = _load(quick)
+    assert papers["today"]["models"]["goodfellow2014/maxout"] == papers["goodfellow2014"]["models"]["maxout"]
+    assert papers["today"]["models"]["goodfellow2014/maxout"]["training"]["epochs"] == 10  # quick's override
+    spec = registry.model_spec(quick, papers["today"], "shaham2015/robust_l2")
+    assert spec == registry.model_spec(quick, papers["shaham2015"], "robust_l2")
+
+
+def test_a_model_of_a_paper_outside_the_run_or_unknown_is_refused():
+    with pytest.raises(registry.ConfigError, match=r"it names models of goodfellow2014 \(e.g. 'goodfellow2014/\w+'\), "
+                                                   r"not in this run; add goodfellow2014 to papers"):
+        _load({**CONFIG, "papers": ["lyu2015", "shaham2015", "tanay2016", "today"]})
+    config = {**CONFIG, "overrides": {"today": {"tables": {"claims_today": {"models": ["lyu2015/maxout_grad_p7"]}}}}}
+    with pytest.raises(registry.ConfigError, match=r"lyu2015 has no model 'maxout_grad_p7' \(did you mean "
+                                                   r"'maxout_grad_p\d'\?\)"):
+        _load(config)
+
+
+def test_the_model_owner_of_a_name():
+    assert registry.model_owner("today", "lyu2015/maxout") == ("lyu2015", "maxout")
+    assert registry.model_owner("today", "masked_softmax") == ("today", "masked_softmax")

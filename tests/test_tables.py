@@ -22,3 +22,10 @@ def test_cited_rows_show_the_paper_value_marked_cited_and_nothing_of_ours():
     assert math.isnan(cited["ours"]) and math.isnan(cited["difference"])
     wide = tables.wide(table, 2)
     assert wide.loc["DBM (cited: Hinton et al. 2012)", ("test error", "ours")] == ""
+
+
+def test_a_column_the_paper_printed_nothing_for_keeps_only_ours():
+    long = pd.DataFrame([("m1", "Model 1", "test error", 1.0, math.nan), ("m1", "Model 1", "beyond", 2.0, math.nan)],
+                        columns=tables.LONG_COLUMNS)
+    wide = tables.wide(tables.compare(long, REFERENCE), 2)
+    assert list(wide.columns) == [("test error", "paper"), ("test error", "ours"), ("test error", "Δ"), ("beyond", "ours")]

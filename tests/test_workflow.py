@@ -1,6 +1,7 @@
 """The workflow as a user runs it: dry runs, lint, bad input, and a whole smoke-scale run."""
 
 import json
+import math
 import os
 import re
 import shutil
@@ -39,6 +40,7 @@ TANAY2016 = yaml.safe_load((REPO / "config/papers/tanay2016.yaml").read_text())
 TANAY2016_JOBS = {"prepare_dataset": 1, "preprocess_dataset": 1, "svm_path": 45, "train": 2, "evaluate": 6,
                   "table": len(TANAY2016["tables"]), "figure": len(TANAY2016["figures"]), "notebook": 1,
                   "benchmark": len(TANAY2016["benchmarks"]), "paper_scorecard": 1, "report": 1}
+TODAY = yaml.safe_load((REPO / "config/papers/today.yaml").read_text())
 REGISTRIES = {"lyu2015": LYU2015, "goodfellow2014": GOODFELLOW2014, "shaham2015": SHAHAM2015, "tanay2016": TANAY2016}
 PAPER_SCALE_JOBS = {"lyu2015": PAPER_JOBS, "goodfellow2014": GOODFELLOW2014_JOBS, "shaham2015": SHAHAM2015_JOBS,
                     "tanay2016": TANAY2016_JOBS}
@@ -84,6 +86,23 @@ def test_paper_scale_dry_run_lists_every_job(checkout, paper):
     counts = job_counts(snakemake(checkout, "-n", "--config", f'papers=["{paper}"]'))
     expected = PAPER_SCALE_JOBS[paper]
     assert {rule: counts.get(rule) for rule in expected} == expected  # each paper's own benchmarks only
+
+
+def test_today_attacks_every_trained_model_of_every_paper_once_without_retraining_it(checkout):
+    """config/papers/today.yaml reads the other papers' models (<paper>/<model>): at paper scale three evaluations
+    of each of the 50 trained models and of the control, on weights the other papers' train jobs make, once each."""
+    targets = [f"today_{a}" for a in [*TODAY["tables"], *TODAY["figures"]]]
+    result = snakemake(checkout, "-n", *targets, "results/benchmarks/today/pgd.json")
+    counts, outputs = job_counts(result), re.findall(r"^\s+output: (.*)$", result.stdout, re.M)
+    models = TODAY["tables"]["robustness_today"]["models"]
+    assert len(models) == 1 + sum(jobs["train"] for jobs in PAPER_SCALE_JOBS.values())
+    evaluations = [o for o in outputs if o.startswith("results/evals/")]
+    assert len(evaluations) == counts["evaluate"] == len(models) * len(TODAY["evaluations"])
+    assert all(o.startswith("results/evals/today/") for o in evaluations)
+    assert counts["train"] == len(models) and counts["benchmark"] == 1
+    weights = [o.split(",")[0] for o in outputs if o.startswith("results/models/") and "first_stage" not in o]
+    assert len(set(weights)) == len(weights) and [w for w in weights if w.startswith("results/models/today/")] == [
+        "results/models/today/masked_softmax/model.pt"]
 
 
 @pytest.mark.parametrize("paper", PAPER_SCALE_JOBS)
@@ -223,6 +242,25 @@ def test_tanay2016_smoke_run_produces_every_artifact(smoke_run):
     benchmark = json.loads((workdir / "results/benchmarks/tanay2016/svm_path.json").read_text())
     assert benchmark["rows"][0]["ratio"] > 0 and benchmark["lambdas"] == 9
     assert (workdir / "results/report/notebooks/tanay2016.html").exists()
+
+
+def test_smoke_run_puts_every_model_under_todays_attacks_and_flags_the_masking_control(smoke_run):
+    workdir, _ = smoke_run
+    html = (workdir / "results/report/index.html").read_text()
+    for artifact in [*TODAY["tables"], *TODAY["figures"]]:
+        assert f'id="today-{artifact}"' in html
+    checks = (workdir / "results/tables/today/masking_checks.csv").read_text()
+    control = [line for line in checks.splitlines() if line.startswith("masked_softmax")]
+    assert control and all("⚠" in line and "not 100% at large ε" in line for line in control)
+    pgd = json.loads((workdir / "results/evals/today/shaham2015/robust_l2/pgd.json").read_text())
+    assert [t["p"] for t in pgd["threats"]] == [math.inf, math.inf, 2, 1] and pgd["space"]["clip"]
+    assert all(t["pgd_more_steps"] >= t["pgd"] for t in pgd["threats"])  # more steps are never weaker
+    yuv = json.loads((workdir / "results/evals/today/shaham2015/cifar_baseline/autoattack.json").read_text())
+    assert not yuv["space"]["clip"] and "std(input) / std(pixels)" in yuv["space"]["description"]
+    benchmark = json.loads((workdir / "results/benchmarks/today/pgd.json").read_text())
+    assert [r["ratio"] > 0 for r in benchmark["rows"]] == [True, True]
+    assert benchmark["errors"]["ours, every step"] == benchmark["errors"]["torchattacks"]
+    assert (workdir / "results/report/notebooks/today.html").exists()
 
 
 def test_another_spelling_of_the_data_path_reruns_nothing(smoke_run):

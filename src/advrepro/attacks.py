@@ -6,8 +6,9 @@ as they found them.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 import torch
 from torch import nn
@@ -125,3 +126,108 @@ def targeted_ascent(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, 
         probability = target_probability(model, adversarial, target, temperature).detach()
     return {"adversarial": adversarial.detach(), "steps": steps, "probability": probability,
             "reached": probability >= level}
+
+
+# --- projected gradient descent (Madry et al. 2018) -------------------------------------------------
+
+
+@contextlib.contextmanager
+def frozen_parameters(model: nn.Module) -> Iterator[nn.Module]:
+    """No parameter requires a gradient inside the block (an attack needs input gradients only, and nothing
+    touches .grad); each parameter's requires_grad is restored afterwards."""
+    flags = [p.requires_grad for p in model.parameters()]
+    try:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for p, flag in zip(model.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def project(delta: torch.Tensor, p: float, eps: float) -> torch.Tensor:
+    """The nearest point of the l_p ball of radius eps to each delta (dim 0 = batch; p in 1, 2, inf): clamping
+    for l_inf, rescaling for l2, soft thresholding at the sorted-magnitude threshold for l1 (Duchi et al. 2008,
+    fig. 1)."""
+    if math.isinf(p):
+        return delta.clamp(-eps, eps)
+    flat = delta.flatten(1)
+    if p == 2:
+        norm = torch.linalg.vector_norm(flat, dim=1, keepdim=True)
+        return torch.where(norm > eps, flat * (eps / norm), flat).view_as(delta)
+    if p != 1:
+        raise ValueError(f"projection onto the l_p ball needs p in 1, 2, inf; got {p}")
+    magnitude = flat.abs()
+    ordered = magnitude.sort(dim=1, descending=True).values
+    cumulative = ordered.cumsum(1)
+    rank = torch.arange(1, flat.shape[1] + 1, device=flat.device, dtype=flat.dtype)
+    support = (ordered * rank > cumulative - eps).sum(1, keepdim=True)  # rho: the last index kept, 1-based
+    theta = (cumulative.gather(1, support - 1) - eps) / support
+    inside = magnitude.sum(1, keepdim=True) <= eps
+    shrunk = torch.sign(flat) * (magnitude - theta).clamp(min=0)
+    return torch.where(inside, flat, shrunk).view_as(delta)
+
+
+def random_start(like: torch.Tensor, p: float, eps: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random point of the l_p ball (dim 0 = batch): uniform in the l_inf cube; for p = 1, 2 a Gaussian
+    direction scaled to a radius eps * U(0, 1) (as torchattacks' PGDL2 draws it)."""
+    if math.isinf(p):
+        return torch.empty_like(like).uniform_(-eps, eps, generator=generator)
+    direction = torch.empty_like(like).normal_(generator=generator)
+    radius = torch.empty((len(like),) + (1,) * (like.dim() - 1), device=like.device,
+                         dtype=like.dtype).uniform_(0, 1, generator=generator)
+    norm = torch.linalg.vector_norm(direction.flatten(1), ord=p, dim=1).view_as(radius)
+    return direction * radius / norm * eps
+
+
+def _clipped(x: torch.Tensor, delta: torch.Tensor, clip: tuple[float, float] | None) -> torch.Tensor:
+    return x + delta if clip is None else (x + delta).clamp_(*clip)
+
+
+def _ascent(model: nn.Module, x: torch.Tensor, y: torch.Tensor, start: torch.Tensor, *, p: float, eps: float,
+            step: float, steps: int, clip, early_stop: bool) -> torch.Tensor:
+    """`steps` projected steepest-ascent steps on the summed cross-entropy from x + start; with early_stop an
+    example keeps its first misclassified iterate and leaves the batch (the rest are compacted)."""
+    result, index = _clipped(x, start, clip), torch.arange(len(y), device=x.device)
+    xs, ys, adv = x, y, result.clone()
+    for _ in range(steps):
+        if not len(index):
+            break
+        point = adv.requires_grad_(True)
+        logits = model(point)
+        (grad,) = torch.autograd.grad(nn.functional.cross_entropy(logits, ys, reduction="sum"), point)
+        moved = _clipped(xs, project(point.detach() + steepest_ascent(grad, p, step) - xs, p, eps), clip)
+        if early_stop:
+            done = logits.detach().argmax(1) != ys
+            result[index[done]] = point.detach()[done]
+            keep = ~done
+            index, xs, ys, moved = index[keep], xs[keep], ys[keep], moved[keep]
+        adv = moved
+    result[index] = adv.detach()
+    return result
+
+
+def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, p: float = math.inf, eps: float, step: float,
+        steps: int, restarts: int = 1, random: bool = True, clip: tuple[float, float] | None = None,
+        generator: torch.Generator | None = None, early_stop: bool = True) -> torch.Tensor:
+    """Projected gradient ascent on the cross-entropy (Madry et al. 2018, eq. 2.1 and section 2.1):
+    x' <- clip(x + Proj_{||d||_p <= eps}(x' + steepest_ascent(grad_x' L, p, step) - x)), from a random point of
+    the ball (`random`, drawn from `generator`), `steps` times; `restarts` more starts for the examples
+    still classified correctly. p = inf, 2 (and the family's one-pixel l1 step). With early_stop an example
+    stops at its first misclassified iterate, an adversarial example of the ball, so the attack is never weaker
+    than running on. One step, no random start and step = eps is the one-step attack (`one_step`). Batched on
+    dim 0, in eval mode, the model's mode and parameter gradients left as found."""
+    adversarial = x.clone()
+    todo = torch.ones(len(y), dtype=torch.bool, device=x.device)
+    with eval_mode(model), frozen_parameters(model), torch.enable_grad():
+        for _ in range(max(restarts, 1)):
+            xs, ys = x[todo], y[todo]
+            start = random_start(xs, p, eps, generator) if random else torch.zeros_like(xs)
+            found = _ascent(model, xs, ys, start, p=p, eps=eps, step=step, steps=steps, clip=clip,
+                            early_stop=early_stop)
+            adversarial[todo] = found
+            with torch.no_grad():
+                todo[todo.clone()] = model(found).argmax(1) == ys
+            if not random or not todo.any():
+                break
+    return adversarial

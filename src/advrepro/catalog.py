@@ -7,9 +7,20 @@ from __future__ import annotations
 from advrepro import claims, data, evaluate, models, objectives, papers, preprocessing, training
 from advrepro.kinds import Kinds
 
+evaluate.register_generic()
+
+
 def evaluation_module(kind: str) -> str:
-    """The module that registered evaluation kind `kind` (generic: advrepro.evaluate; else a paper's)."""
+    """The module that registered evaluation kind `kind` (generic: advrepro.evaluate or one of its
+    GENERIC_MODULES; else a paper's)."""
     return evaluate.EVALUATIONS.lookup(kind).__module__
+
+
+def kind_modules(kind: str) -> list[str]:
+    """The module of evaluation kind `kind` when the evaluate script imports it by name (a paper's, or a
+    generic module beside advrepro.evaluate): an input of the kind's jobs beside the script's own imports."""
+    owner = evaluation_module(kind)
+    return [] if owner == evaluate.__name__ else [owner]
 
 
 def _kind_problems(kinds: Kinds, spec: dict, key: str, where: str) -> list[str]:
@@ -57,7 +68,8 @@ def problems(key: str, entries: dict) -> list[str]:
     for name, spec in entries["evaluations"].items():
         found += [f"{p} at evaluations -> {name}"
                   for p in evaluate.EVALUATIONS.problems(spec["kind"], evaluate.options_of(spec))]
-        if spec["kind"] in evaluate.EVALUATIONS and evaluation_module(spec["kind"]) not in (evaluate.__name__, module.__name__):
+        owners = (evaluate.__name__, *evaluate.GENERIC_MODULES, module.__name__)
+        if spec["kind"] in evaluate.EVALUATIONS and evaluation_module(spec["kind"]) not in owners:
             found.append(f"evaluation kind {spec['kind']!r} belongs to {evaluation_module(spec['kind'])}, not to "
                          f"{key} or the generic ones, at evaluations -> {name}")
     allowed = papers.builders_of(key)

@@ -8,6 +8,7 @@ examples (dim 0); the model's train/eval mode and parameter gradients are left e
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import NamedTuple
 
@@ -24,7 +25,8 @@ from advrepro.perturbations import gaussian_noise, steepest_ascent
 class EvaluationInputs(NamedTuple):
     """What an evaluation kind works on: the trained model, the examples of its split, the evaluation's seed,
     the model its attack is crafted on (None: the model itself), the fixed adversarial set it reads (split
-    adversarial_set), and the pixel mean a `centered` dataset subtracted (to clip to 0-255 pixels)."""
+    adversarial_set), the pixel mean a `centered` dataset subtracted (to clip to 0-255 pixels), and the meta
+    of the dataset archive (its name and preprocessing record: how the inputs map to pixels)."""
 
     model: nn.Module
     x: torch.Tensor
@@ -33,10 +35,21 @@ class EvaluationInputs(NamedTuple):
     source: nn.Module | None = None
     adversarial_set: dict | None = None
     pixel_mean: torch.Tensor | None = None
+    meta: dict | None = None
 
 
 EVALUATIONS = Kinds("evaluation kind", fixed=("inputs",))
 """(EvaluationInputs, **registry options) -> result dict."""
+
+GENERIC_MODULES = ("advrepro.strong_attacks",)
+"""Modules of generic kinds besides this one (today's attacks). They are imported by name (`register_generic`),
+not by an import statement, so that only the jobs of their kinds depend on their code (common.smk)."""
+
+
+def register_generic() -> None:
+    """Import GENERIC_MODULES, registering their kinds in EVALUATIONS."""
+    for name in GENERIC_MODULES:
+        importlib.import_module(name)
 
 INPUT_KEYS = ("kind", "split", "set", "weights", "seed", "source", "examples", "source_spec")
 """Keys of an evaluation spec that choose what it runs on (advrepro.registry.evaluation_spec); the others are

@@ -178,6 +178,28 @@ def weight_parameters(model: nn.Module) -> list[nn.Parameter]:
     return [p for name, p in model.named_parameters() if not name.endswith("bias")]
 
 
+class HardThreshold(nn.Module):
+    """1 where x > level, else 0, with a gradient of zero everywhere: a mask for gradient attacks."""
+
+    def __init__(self, level: float):
+        super().__init__()
+        self.level = float(level)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x > self.level).to(x.dtype) + 0.0 * x  # 0 * x: a graph whose input gradient is exactly zero
+
+    def extra_repr(self) -> str:
+        return f"level={self.level}"
+
+
+@ARCHITECTURES.register()
+def thresholded_softmax(input_shape: tuple, n_classes: int = 10, level: float = 0.5) -> nn.Module:
+    """A control for the gradient-masking checks (Carlini et al. 2019): softmax regression on the
+    binarized image (x > level). Its input gradient is zero, so gradient attacks find nothing, although a
+    black-box attack crossing the threshold fools it easily."""
+    return nn.Sequential(HardThreshold(level), nn.Flatten(), nn.Linear(_n_inputs(input_shape), n_classes))
+
+
 # --- fully connected networks ---------------------------------------------------------------------
 
 

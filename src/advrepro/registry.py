@@ -142,7 +142,8 @@ def load(config: dict, root: str | Path, configfiles=()) -> dict[str, dict]:
     """Validate the global config (after reading its --config text as YAML where it must be) and load
     every paper registry it names (papers: all = every config/papers/<key>.yaml, by year), overrides
     applied; `configfiles` (the --configfile overlays) are checked for duplicate keys and named in errors
-    of their overrides.
+    of their overrides. A registry naming other papers' models as <paper>/<model> gets their entries
+    (`with_imports`), so those papers must be in the run.
 
     Returns {paper key: registry dict}; `config` is updated in place with the coerced values.
     """
@@ -160,18 +161,50 @@ def load(config: dict, root: str | Path, configfiles=()) -> dict[str, dict]:
     rules = load_fidelity(root)
     bases = {key: read_yaml(available[key], f"config/papers/{key}.yaml")
              for key in (available if config["papers"] == "all" else config["papers"])}
+    keys = sorted(bases, key=lambda k: (bases[k]["paper"]["year"], k)) if config["papers"] == "all" else list(bases)
     papers = {}
-    for key in sorted(bases, key=lambda k: (bases[k]["paper"]["year"], k)) if config["papers"] == "all" else bases:
+    for key in sorted(keys, key=lambda k: bool(imported_models(bases[k]))):  # importers after their sources
         name, base = f"config/papers/{key}.yaml", bases[key]
-        _check(base, key, schemas, name, rules)
+        _check(with_imports(base, papers, key, name), key, schemas, name, rules)
         overrides = config["overrides"].get(key) or {}
         source = f"{_overrides_source(key, configfiles)} (over {name})"
         _check_override_names(base, overrides, source)
-        registry = deep_merge(base, overrides)
+        registry = with_imports(deep_merge(base, overrides), papers, key, source)
         if overrides:
             _check(registry, key, schemas, source, rules)
         papers[key] = registry
-    return papers
+    return {key: papers[key] for key in keys}
+
+
+def model_owner(paper: str, model: str) -> tuple[str, str]:
+    """(paper, model) that trains a model a registry of `paper` names: <paper>/<model> is another paper's."""
+    owner, slash, name = model.partition("/")
+    return (owner, name) if slash else (paper, model)
+
+
+def imported_models(registry: dict) -> list[str]:
+    """The other papers' models a registry names as <paper>/<model> in its tables, figures and benchmarks."""
+    names = {model for group in ("tables", "figures", "benchmarks") for artifact in (registry.get(group) or {}).values()
+             for model in artifact.get("models", []) if "/" in model}
+    return sorted(names)
+
+
+def with_imports(registry: dict, papers: dict, key: str, source: str) -> dict:
+    """`registry` (of paper `key`) with the entry of every other paper's model it names, as that paper's run has
+    it (overrides applied), under the name <paper>/<model>: evaluated on that paper's trained weights."""
+    imported, names = {}, imported_models(registry)
+    missing = sorted({model_owner(key, name)[0] for name in names} - set(papers))
+    if missing:
+        raise ConfigError(f"{source}: it names models of {', '.join(missing)} (e.g. "
+                          f"{next(n for n in names if model_owner(key, n)[0] == missing[0])!r}), not in this run; "
+                          f"add {', '.join(missing)} to papers (or papers: all)")
+    for name in names:
+        owner, model = model_owner(key, name)
+        if model not in papers[owner]["models"]:
+            raise ConfigError(f"{source}: {owner} has no model {model!r}{_hint(model, papers[owner]['models'])}; "
+                              f"known: {', '.join(sorted(papers[owner]['models']))}")
+        imported[name] = copy.deepcopy(papers[owner]["models"][model])
+    return {**registry, "models": {**registry["models"], **imported}} if imported else registry
 
 
 def check_tools(config: dict, which=shutil.which) -> None:

@@ -34,7 +34,8 @@ def _fmt(value: float, digits: int) -> str:
 
 
 def wide(table: pd.DataFrame, digits: int) -> pd.DataFrame:
-    """One row per model; per column three cells: paper, ours (± standard error), difference."""
+    """One row per model; per column three cells: paper, ours (± standard error), difference; a column the paper
+    printed nothing for (an artifact beyond the paper) keeps only ours."""
     cells = {}
     for _, r in table.iterrows():
         ours = _fmt(r["ours"], digits)
@@ -48,7 +49,8 @@ def wide(table: pd.DataFrame, digits: int) -> pd.DataFrame:
     frame = pd.DataFrame.from_dict(cells, orient="index")
     frame.columns = pd.MultiIndex.from_tuples(frame.columns)
     frame.index.name = "model"
-    return frame
+    unprinted = {column for column, part in frame.columns if part == "paper" and (frame[(column, "paper")].fillna("") == "").all()}
+    return frame.drop(columns=[(c, part) for c in unprinted for part in ("paper", "Δ")])
 
 
 def write(table: pd.DataFrame, meta: dict, *, csv: str, tex: str, html: str, json: str) -> None:

@@ -14,9 +14,10 @@ def artifact_code(script):
 
 
 def evaluation_code(wildcards):
-    """The evaluate script's code, and the paper's module when the evaluation's kind is the paper's own."""
-    owner = catalog.evaluation_module(entry(wildcards.paper, "evaluations", wildcards.evaluation)["kind"])
-    return code("scripts/evaluate.py", *([owner] if owner.startswith(f"{papers.__name__}.") else []))
+    """The evaluate script's code, and the module of the evaluation's kind when the script imports it by name
+    (the paper's own, or a generic module beside advrepro.evaluate such as advrepro.strong_attacks)."""
+    kind = entry(wildcards.paper, "evaluations", wildcards.evaluation)["kind"]
+    return code("scripts/evaluate.py", *catalog.kind_modules(kind))
 
 
 def dataset_file(name):
@@ -40,8 +41,9 @@ def model_entry(wildcards):
 
 
 def weights_file(paper, model, stage="final"):
-    """A trained model's weights: the final ones, or a two-stage model's after its first stage."""
-    folder = f"results/models/{paper}/{model}"
+    """A trained model's weights: the final ones, or a two-stage model's after its first stage. A model named
+    <paper>/<model> (another paper's, read by a cross-paper registry) is that paper's: never retrained."""
+    folder = f"results/models/{'/'.join(registry.model_owner(paper, model))}"
     return f"{folder}/model.pt" if stage == "final" else f"{folder}/first_stage/model.pt"
 
 
