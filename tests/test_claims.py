@@ -108,7 +108,7 @@ def paper_table(paper: str, name: str) -> tablefiles.WrittenTable:
     return written(values, name=name, models=models)
 
 
-@pytest.mark.parametrize("paper", sorted(PAPERS))
+@pytest.mark.parametrize("paper", sorted(paper for paper, entries in PAPERS.items() if "claims" in entries))
 def test_no_shipped_claim_fails_on_the_papers_own_numbers(paper):
     """A sanity check of how the claims are written (a wrong direction, row or column), not of our results."""
     tables = {name: paper_table(paper, name) for name in PAPERS[paper]["tables"]}

@@ -180,15 +180,11 @@ def random_start(like: torch.Tensor, p: float, eps: float, generator: torch.Gene
     return direction * radius / norm * eps
 
 
-def _clipped(x: torch.Tensor, delta: torch.Tensor, clip: tuple[float, float] | None) -> torch.Tensor:
-    return x + delta if clip is None else (x + delta).clamp_(*clip)
-
-
 def _ascent(model: nn.Module, x: torch.Tensor, y: torch.Tensor, start: torch.Tensor, *, p: float, eps: float,
             step: float, steps: int, clip, early_stop: bool) -> torch.Tensor:
     """`steps` projected steepest-ascent steps on the summed cross-entropy from x + start; with early_stop an
     example keeps its first misclassified iterate and leaves the batch (the rest are compacted)."""
-    result, index = _clipped(x, start, clip), torch.arange(len(y), device=x.device)
+    result, index = _clipped(x + start, clip), torch.arange(len(y), device=x.device)
     xs, ys, adv = x, y, result.clone()
     for _ in range(steps):
         if not len(index):
@@ -196,7 +192,7 @@ def _ascent(model: nn.Module, x: torch.Tensor, y: torch.Tensor, start: torch.Ten
         point = adv.requires_grad_(True)
         logits = model(point)
         (grad,) = torch.autograd.grad(nn.functional.cross_entropy(logits, ys, reduction="sum"), point)
-        moved = _clipped(xs, project(point.detach() + steepest_ascent(grad, p, step) - xs, p, eps), clip)
+        moved = _clipped(xs + project(point.detach() + steepest_ascent(grad, p, step) - xs, p, eps), clip)
         if early_stop:
             done = logits.detach().argmax(1) != ys
             result[index[done]] = point.detach()[done]
