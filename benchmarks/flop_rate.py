@@ -17,36 +17,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry
 
 from advrepro import benchmarking, io, models, runtime
 from advrepro.objectives import make_objective
+from advrepro.probe import flops
 from advrepro.training import make_optimizer, sgd_step
 
 TARGET = 0.5
-
-
-class _FlopCount(TorchDispatchMode):
-    """Sums torch.utils.flop_counter's formulas over the operators dispatched while active (FlopCounterMode
-    itself tracks modules with hooks that autograd.grad, used by the gradient-regularized objectives, refuses)."""
-
-    def __init__(self):
-        super().__init__()
-        self.total = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        if func._overloadpacket in flop_registry:
-            self.total += flop_registry[func._overloadpacket](*args, **(kwargs or {}), out_val=out)
-        return out
-
-
-def flops(fn) -> int:
-    """The floating-point operations of one call of `fn` (torch.utils.flop_counter's formulas)."""
-    with _FlopCount() as counter:
-        fn()
-    return counter.total
 
 
 def product_calls(model: nn.Module, step) -> list:

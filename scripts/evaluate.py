@@ -1,6 +1,6 @@
 """Run one registry evaluation of one trained model; write a JSON result with provenance."""
 
-from advrepro import data, evaluate, io, jobs, models, papers, runtime
+from advrepro import benchmarking, data, evaluate, io, jobs, models, papers, runtime
 
 sm = jobs.snakemake_object(globals(), "evaluate")  # Snakemake's, or by hand: see advrepro.jobs
 spec, model_spec = sm.params.spec, sm.params.model_spec
@@ -18,9 +18,9 @@ with runtime.model_job(sm) as job:
         model, images, labels, seed=spec["seed"], adversarial_set=adversarial_set,
         source=models.load_trained(spec["source_spec"], sm.input.source, device) if "source" in spec else None,
         pixel_mean=data.pixel_mean(sm.input.dataset, dataset_meta, device), meta=dataset_meta)
-    result = evaluate.run(spec["kind"], inputs, evaluate.options_of(spec))
+    compute_s, result = benchmarking.seconds(lambda: evaluate.run(spec["kind"], inputs, evaluate.options_of(spec)))
     io.write_json(sm.output[0], {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "evaluation": sm.wildcards.evaluation,
         "spec": spec, "dataset": dataset_meta, "n": len(labels), **set_summary, **result,
-        "provenance": job.provenance(spec, spec["seed"]),
+        "provenance": job.provenance(spec, spec["seed"]) | {"compute_s": round(compute_s, 6)},  # the kind alone
     })

@@ -3,11 +3,11 @@ provenance JSON with the training record beside them."""
 
 from pathlib import Path
 
-from advrepro import data, io, jobs, models, provenance, runtime, training
+from advrepro import data, io, jobs, models, probe, provenance, runtime, training
 
 sm = jobs.snakemake_object(globals(), "train")  # Snakemake's, or by hand: see advrepro.jobs
 spec = sm.params.spec
-name = f"{sm.wildcards.paper}/{sm.wildcards.model}" + (" (first stage)" if sm.rule == "train_first_stage" else "")
+name = f"{sm.wildcards.paper}/{sm.wildcards.model}" + (" (first stage)" if sm.rule.endswith("first_stage") else "")
 with runtime.model_job(sm) as job:
     device = job.device
     runtime.seed_everything(spec["seed"])
@@ -18,6 +18,10 @@ with runtime.model_job(sm) as job:
         model.load_state_dict(io.load_tensors(sm.input.first_stage, device))
     if "first_stage_record" in sm.input.keys():
         first_stage = io.read_json(sm.input.first_stage_record)["training"]
+    probing = "max_steps" in spec["training"]  # a probe (limits.max_steps): a few steps at full size, measured
+    protocol = spec["training"].get("protocol", {}).get("kind")
+    if probing and not sm.rule.endswith("first_stage") and protocol in probe.SECOND_STAGES:
+        first_stage = probe.first_stage_stand_in(spec["training"])  # a second stage, probed without its first
     monitor = None
     if spec["training"].get("monitor_test"):  # test error per epoch, logged only (e.g. Shaham et al. Fig. 5)
         monitor = data.load_split(sm.input.dataset, "test", device=device)[:2]
@@ -27,6 +31,9 @@ with runtime.model_job(sm) as job:
     record = training.train(model, images, labels, spec=spec["training"], seed=spec["seed"], checkpoint=checkpoint,
                             checkpoint_every=sm.params.checkpoint_every, name=name, first_stage=first_stage,
                             monitor=monitor, setup=setup)
+    if probing:
+        record["probe"] = probe.measure(model, spec["training"], images, labels) | {
+            "train_split_examples": data.split_size(sm.input.dataset, "train")}
     io.save_tensors(sm.output.weights, {k: v.cpu() for k, v in model.state_dict().items()})
     io.write_json(sm.output.provenance, {
         "paper": sm.wildcards.paper, "model": sm.wildcards.model, "stage": sm.rule, "spec": spec,

@@ -18,7 +18,7 @@ def _load(config=None, overrides=None):
 
 
 def test_the_shipped_configuration_and_scales_are_valid():
-    for scale in ("quick", "smoke"):
+    for scale in ("quick", "smoke", "probe"):
         overlay = yaml.safe_load((REPO / "config" / "scales" / f"{scale}.yaml").read_text())
         papers = _load(registry.deep_merge(CONFIG, overlay))
         assert set(papers) == {p.stem for p in (REPO / "config" / "papers").glob("*.yaml")}
@@ -64,6 +64,20 @@ def test_scale_limits_cap_epochs_examples_and_draws():
     assert model["training"]["epochs"] == 3 and model["train_examples"] == 50
     assert noise["draws"] == 2 and noise["examples"] == 20 and perturbation["examples"] == 50
     assert papers["lyu2015"]["models"]["softmax_wd1"]["training"]["epochs"] == 100  # registry untouched
+
+
+def test_the_probe_scale_keeps_every_paper_setting_and_bounds_only_the_steps():
+    """config/scales/probe.yaml: each model's entry is the paper scale's, with max_steps added; no overrides."""
+    overlay = yaml.safe_load((REPO / "config" / "scales" / "probe.yaml").read_text())
+    assert "overrides" not in overlay and overlay["limits"]["train_examples"] is None
+    probe_config = registry.deep_merge(CONFIG, overlay)
+    paper, probe = _load(), _load(probe_config)
+    for key, entries in paper.items():
+        for model in entries["models"]:
+            spec = registry.model_spec(probe_config, probe[key], model)
+            assert spec["training"].pop("max_steps") == overlay["limits"]["max_steps"]
+            assert spec == registry.model_spec(CONFIG, entries, model), model
+    assert "max_steps" not in registry.model_spec(CONFIG, paper["lyu2015"], "maxout")["training"]
 
 
 def test_an_attack_source_must_be_a_model_of_the_registry(tmp_path):

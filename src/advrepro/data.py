@@ -189,6 +189,11 @@ def load_split(path: str | Path, split: str, *, limit: int | None = None, device
     return images.to(device).float().div_(255.0), labels.to(device), archive["meta"]
 
 
+def split_size(path: str | Path, split: str) -> int:
+    """The number of examples in one split of a dataset archive (a probe scales its epoch to the paper's size)."""
+    return len(load_tensors(path)[split]["labels"])
+
+
 def select_classes(images: torch.Tensor, labels: torch.Tensor, classes: list[int]) -> tuple:
     """The examples of `classes` only, relabelled 0..len(classes)-1 in the order given
     (Goodfellow et al. 2014, Fig. 2: MNIST 3s against 7s, 3 -> 0 and 7 -> 1)."""

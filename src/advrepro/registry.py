@@ -279,7 +279,8 @@ def _cap(value: int | None, limit: int | None) -> int | None:
 
 
 def model_spec(config: dict, registry: dict, model: str) -> dict:
-    """The model's registry entry with the scale's limits applied (epochs of each stage, training examples)."""
+    """The model's registry entry with the scale's limits applied (epochs of each stage, training examples, and
+    a probe's optimizer steps: training.train stops after `max_steps`)."""
     spec = copy.deepcopy(registry["models"][model])
     training, limits = spec["training"], config["limits"]
     training["epochs"] = _cap(training["epochs"], limits["max_epochs"])
@@ -287,6 +288,8 @@ def model_spec(config: dict, registry: dict, model: str) -> dict:
         training["protocol"]["continue_max_epochs"] = _cap(training["protocol"]["continue_max_epochs"],
                                                            limits["max_epochs"])
     spec["train_examples"] = _cap(spec.get("train_examples"), limits["train_examples"])
+    if limits.get("max_steps") is not None:  # a probe (config/scales/probe.yaml): the paper's setting, few steps
+        training["max_steps"] = limits["max_steps"]
     spec.setdefault("options", {})
     return spec
 

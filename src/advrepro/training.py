@@ -32,6 +32,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Iterator, Literal, NamedTuple
 
@@ -442,7 +443,8 @@ def train(
     """Train `model` in place on (images, labels), already on the model's device.
 
     spec: {"objective", "epochs", "batch_size", "lr", "momentum"} and optionally "optimizer",
-    "lr_schedule", "momentum_schedule", "protocol", "shuffle" (see the module docstring). With `first_stage` (the record
+    "lr_schedule", "momentum_schedule", "protocol", "shuffle" (see the module docstring), and "max_steps" (a
+    probe, limits.max_steps: stop after that many optimizer steps, time each one, skip validation and checkpoints). With `first_stage` (the record
     a two-stage model's first stage returned) the second stage runs. Every `checkpoint_every` epochs, and at
     the next minibatch after a SIGTERM (then raising Preempted), the state goes atomically to `checkpoint`;
     a later call with the same arguments resumes from it, mid-epoch if need be, and ends with the same
@@ -451,7 +453,8 @@ def train(
     and `setup` (what else the caller knows: the whole registry entry, the code); otherwise it is
     discarded, and an unreadable one set aside, with a message. `monitor` = (images, labels), e.g. the test
     split, adds their error after every epoch to the history ("monitor_error"); it never steers training.
-    Returns {"history": per-epoch records, "stop": why it stopped, "epochs", "steps", ...}; the first stage
+    Returns {"history": per-epoch records, "stop": why it stopped, "epochs", "steps", ...} (a probe adds
+    "step_seconds", the wall time of each step, and "examples_per_epoch" of its stage); the first stage
     of an early-stopping protocol also returns "best_epoch", "best_error", "steps_at_best", "lr",
     "momentum" and (but for a retrain protocol) "target_objective" with its "target_kind"."""
     objective = make_objective(spec["objective"])
@@ -459,7 +462,8 @@ def train(
     protocol = make_protocol(Stage(spec, images, labels, objective, summed, first_stage))
     optimizer = make_optimizer(model, spec)
     state = {"epoch": protocol.first_epoch, "step": protocol.first_step, "batch": 0,
-             "partial": torch.zeros(2, device=images.device), "history": [], "best": None, "stop": "epochs"}
+             "partial": torch.zeros(2, device=images.device), "history": [], "best": None, "stop": "epochs",
+             "step_seconds": []}
     stage_key = first_stage and first_stage.get("target_objective", first_stage["best_epoch"])
     fingerprint = config_hash({"spec": spec, "seed": seed, "first_stage": stage_key, "model": repr(model),
                                "data": tensor_digest(protocol.images, protocol.labels), "setup": setup})
@@ -467,10 +471,26 @@ def train(
     torch.manual_seed(seed)
     state = saver.resume(state, model, optimizer, images.device)
     model.train()
-    bar = tqdm(total=protocol.end_epoch, initial=state["epoch"], desc=name, file=sys.stderr, mininterval=2.0)
+    _loop(model, objective, optimizer, protocol, state, seed, summed, saver, monitor, checkpoint_every)
+    result = _finish(model, state)
+    if "max_steps" in spec:
+        result.update(step_seconds=state["step_seconds"], examples_per_epoch=len(protocol.labels))
+    else:
+        protocol.finish(model, result)
+    return result
+
+
+def _loop(model, objective, optimizer, protocol: Protocol, state: dict, seed: int, summed: bool, saver: _Checkpoint,
+          monitor, checkpoint_every: int) -> None:
+    """Epochs until the protocol's end or its stop, each followed by the monitor's error, the protocol's
+    after_epoch and, every `checkpoint_every` epochs and at the end, a checkpoint; a probe stops at its max_steps."""
+    bar = tqdm(total=protocol.end_epoch, initial=state["epoch"], desc=saver.name, file=sys.stderr, mininterval=2.0)
     with _sigterm_flag() as sigterm:
         while state["epoch"] < protocol.end_epoch and state["stop"] == "epochs":
             record = _epoch(model, objective, optimizer, protocol, state, seed, summed, sigterm, saver)
+            if state["stop"] == "max_steps":  # a probe: its steps timed, no validation, no checkpoint
+                state["history"].append(record)
+                break
             if monitor is not None:
                 record["monitor_error"] = error_rate(model, *monitor)
             protocol.after_epoch(model, state, record)
@@ -481,9 +501,6 @@ def train(
             if state["epoch"] % checkpoint_every == 0 or state["epoch"] == protocol.end_epoch or state["stop"] != "epochs":
                 saver.save(state, model, optimizer)
     bar.close()
-    result = _finish(model, state)
-    protocol.finish(model, result)
-    return result
 
 
 def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> torch.Tensor:
@@ -504,6 +521,9 @@ def _epoch(model, objective, optimizer, protocol: Protocol, state: dict, seed: i
     order = epoch_order(n, seed, epoch, spec.get("shuffle", True)).to(protocol.labels.device)
     batches = order.split(spec["batch_size"])
     for index in range(state["batch"], len(batches)):
+        if state["step"] >= spec.get("max_steps", math.inf):
+            state["stop"], n = "max_steps", min(n, index * spec["batch_size"])  # the examples it saw
+            break
         if sigterm["set"]:
             state["batch"] = index
             saver.save(state, model, optimizer)
@@ -512,17 +532,27 @@ def _epoch(model, objective, optimizer, protocol: Protocol, state: dict, seed: i
         lr = learning_rate(spec, epoch, state["step"])
         for group in optimizer.param_groups:
             group["lr"] = lr
+        started = time.perf_counter()
         x, y = protocol.images[batches[index]], protocol.labels[batches[index]]
         loss, logits = sgd_step(model, objective, optimizer, x, y)
+        if "max_steps" in spec:  # a probe times every step (synchronised with the GPU); training never does
+            _synchronize(x.device)
+            state["step_seconds"].append(time.perf_counter() - started)
         state["step"] += 1
         with torch.no_grad():
             state["partial"] += torch.stack([_loss_total(loss, len(y), summed), (logits.argmax(1) != y).sum()])
-    mean_loss, train_error = (state["partial"] / n).tolist()
+    mean_loss, train_error = (state["partial"] / max(n, 1)).tolist()
     if not math.isfinite(mean_loss):
         raise FloatingPointError(f"[{saver.name}] training diverged at epoch {epoch + 1}: loss is {mean_loss}")
     state.update(epoch=epoch + 1, batch=0, partial=torch.zeros(2, device=protocol.labels.device))
     return {"epoch": epoch + 1, "loss": mean_loss, "train_error": train_error,
             "lr": learning_rate(spec, epoch, state["step"] - 1), "momentum": optimizer.param_groups[0]["momentum"]}
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work (a probe's step timing); nothing on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _finish(model: nn.Module, state: dict) -> dict:
