@@ -57,4 +57,4 @@ rule all:
     default_target: True
     input:
         # a probe (config/scales/probe.yaml) projects the paper scale's cost instead of reporting its numbers
-        "results/cost/projection.json" if config["scale"] == "probe" else report_outputs(),
+        "results/cost/report.html" if config["scale"] == "probe" else report_outputs(),

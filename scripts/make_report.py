@@ -14,6 +14,8 @@ context = {
     "limits": sm.params.limits,
     "papers": report.collect(sm.params.papers, sm.params.artifacts, results="results", report_dir=report_dir),
     "benchmarks": [io.read_json(b) for b in sm.input.benchmarks],
+    # the paper scale's projected cost, where a probe has run in this checkout (config/scales/probe.yaml)
+    "cost": io.read_json(report.COST) if Path(report.COST).exists() else None,
     "tolerances": scorecard.legend(rules),
     "excluded_data": rules["data"],
     "git_commit": git_commit(),

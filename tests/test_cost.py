@@ -137,3 +137,37 @@ def test_a_probe_stops_after_max_steps_and_times_each(tmp_path):
     assert result["examples_per_epoch"] == 40 and not (tmp_path / "c.pt").exists()  # no checkpoint, no validation
     assert [("valid_error" in h) for h in result["history"]] == [True, False]  # the stopped epoch is not validated
     assert all(math.isfinite(h["loss"]) for h in result["history"])
+
+
+def test_no_host_synchronisation_in_the_training_step_loop():
+    """Small nets are bound by launches, not FLOPs: the loop over minibatches never waits for the GPU (no .item(),
+    .tolist(), .cpu() or float() of a tensor in it or in sgd_step); a probe's timing synchronises explicitly."""
+    import ast
+    import inspect
+
+    loop = next(node for node in ast.walk(ast.parse(inspect.getsource(training._epoch))) if isinstance(node, ast.For))
+    step = ast.parse(inspect.getsource(training.sgd_step))
+    calls = [node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+             for tree in (loop, step) for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    assert not {"item", "tolist", "cpu", "float", "numpy"} & set(calls), calls
+
+
+def test_the_cost_page_names_the_assumption_and_the_most_expensive_jobs(tmp_path):
+    import json
+
+    from advrepro import report
+    from conftest import REPO
+
+    trained = {("toy", "fixed", "final"): record(15000), ("toy", "staged", "first_stage"): record(11250),
+               ("toy", "staged", "final"): record(15000)}
+    evaluated = {"clean": {"paper": "toy", "model": "fixed", "seconds": 1.0, "examples": 100, "work": 1.0},
+                 "gaussian_noise": {"paper": "toy", "model": "fixed", "seconds": 2.0, "examples": 100, "work": 20.0}}
+    jobs = cost.project(TOY, trained, evaluated, COST)
+    projection = json.loads(json.dumps({"scale": "probe", **cost.summary(jobs, COST, [1.0], "toy cpu"),
+                                        "unprobed_kinds": ["adversarial_samples"], "jobs": jobs}))
+    html = tmp_path / "cost.html"
+    report.render_cost({"cost": projection, "git_commit": "abc", "generated": "now"},
+                       templates=str(REPO / "report"), html=str(html))
+    text = html.read_text()
+    assert "toy (h, assumed)" in text and "made up" in text and "train toy/staged (first stage)" in text
+    assert "2 GPUs along the job graph" in text and "adversarial_samples" in text

@@ -94,3 +94,18 @@ def test_a_failure_leaves_its_traceback_in_the_job_log(tmp_path):
         with runtime.log_to(str(log)):
             undefined_name  # noqa: F821
     assert "NameError: name 'undefined_name' is not defined" in log.read_text()
+
+
+def test_a_packed_job_caps_its_cuda_memory_at_its_share(monkeypatch):
+    """snakemake --resources gpu_slots=4: each model job's CUDA memory is capped at a quarter (README, "Paper
+    scale on one GPU workstation"); alone, or on the CPU, nothing is capped."""
+    import torch
+
+    from advrepro import runtime
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", lambda *args: calls.append(args))
+    runtime.share_gpu(torch.device("cuda"), 4)
+    runtime.share_gpu(torch.device("cuda"), 1)
+    runtime.share_gpu(torch.device("cpu"), 4)
+    assert calls == [(0.25, torch.device("cuda"))]

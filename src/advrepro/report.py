@@ -12,6 +12,9 @@ import jinja2
 
 from advrepro.io import read_json, write_text
 
+COST = "results/cost/projection.json"
+"""A probe's projection of the paper scale's cost (rule cost_projection), shown in the report where it exists."""
+
 _LATEX_SPECIALS = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 
@@ -64,3 +67,11 @@ def render(context: dict, *, templates: str, html: str, tex: str) -> None:
     tex_env.filters["e"] = latex_escape
     tex_env.filters["num"] = number
     write_text(tex, tex_env.get_template("report.tex.j2").render(**context))
+
+
+def render_cost(context: dict, *, templates: str, html: str) -> None:
+    """Render the probe's page of the paper scale's projected cost (context["cost"]: results/cost/projection.json)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), undefined=jinja2.StrictUndefined,
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    env.filters["num"] = number
+    write_text(html, env.get_template("cost_page.html.j2").render(**context))

@@ -49,6 +49,14 @@ def select_device(preference: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def share_gpu(device: torch.device, jobs: int) -> None:
+    """Cap this process's CUDA memory at 1/`jobs` of the GPU when `jobs` model jobs share it (snakemake
+    --resources gpu_slots=N, README "Paper scale on one GPU workstation"): one job's growth then fails that job
+    with an out-of-memory error instead of the others. Nothing on the CPU or for one job."""
+    if device.type == "cuda" and jobs > 1:
+        torch.cuda.set_per_process_memory_fraction(1 / jobs, device)
+
+
 def set_threads(n: int) -> None:
     """Use `n` CPU threads for torch's operators (the job's share of the machine, not all cores)."""
     torch.set_num_threads(max(1, int(n)))
@@ -110,9 +118,11 @@ class Job(NamedTuple):
 @contextlib.contextmanager
 def model_job(sm) -> Iterator[Job]:
     """The set-up of a job `sm` (Snakemake's object) that computes with torch: stderr (and a failure's
-    traceback) copied to its log, the device it asks for (params.device), its share of threads, its start."""
+    traceback) copied to its log, the device it asks for (params.device), its share of the GPU's memory
+    (resources.gpu_jobs), its share of threads, its start."""
     with log_to(sm.log[0]):
         started = time.time()
         device = select_device(sm.params.device)
+        share_gpu(device, int(getattr(sm.resources, "gpu_jobs", 1) or 1))
         set_threads(sm.threads)
         yield Job(device, started, sm.params.scale)

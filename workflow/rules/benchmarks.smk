@@ -15,6 +15,7 @@ rule benchmark:
     threads: lambda w: workflow.cores if benchmark_entry(w).get("alone") else config["model_threads"]
     resources:
         gpu=lambda w: 0 if benchmark_entry(w).get("cpu") else 1,  # a GPU on a cluster (profiles/slurm)
+        gpu_slots=lambda w: 0 if benchmark_entry(w).get("cpu") else 1,  # packing on one GPU, as rule train
     params:
         python=sys.executable,  # the interpreter running Snakemake, with advrepro installed
         args=benchmark_args,

@@ -210,3 +210,31 @@ def svm_files(paper, artifact):
     if "pairs" not in artifact:
         return []
     return [f"results/svm/{paper}/{pair}.json" for pair in svm_pairs(paper, artifact["pairs"])]
+
+
+def gpu_jobs():
+    """How many model jobs share one GPU: the gpu_slots this run grants (`snakemake --resources gpu_slots=4`, README
+    "Paper scale on one GPU workstation"), 1 without. Each model job takes one slot and caps its CUDA memory at
+    1/gpu_jobs of the GPU (advrepro.runtime.model_job); a resource, so it reruns nothing."""
+    slots = workflow.global_resources.get("gpu_slots")
+    value = getattr(slots, "value", slots)
+    return int(value) if value else 1
+
+
+def probe_weights(paper, model, stage="final"):
+    """A probed model's weights after its few steps (the probe of another paper's model is that paper's)."""
+    folder = f"results/cost/{'/'.join(registry.model_owner(paper, model))}/train"
+    return f"{folder}/model.pt" if stage == "final" else f"{folder}/first_stage/model.pt"
+
+
+def probe_files():
+    """What the probe runs: every training job of the paper scale, an evaluation of each kind, the SVM paths."""
+    trained = {
+        f"{p}/{m}/{s}": f"results/cost/{p}/{m}/train/" + ("" if s == "final" else "first_stage/") + "provenance.json"
+        for p, m, s in cost.training_jobs(PAPERS)
+    }
+    evaluated = {
+        k: f"results/cost/{p}/{m}/evaluate/{e}.json" for k, (p, m, e) in cost.evaluation_probes(PAPERS).items()
+    }
+    svm = [f for p in PAPERS for g in ("tables", "figures") for a in PAPERS[p][g].values() for f in svm_files(p, a)]
+    return {"trained": trained, "evaluated": evaluated, "svm": sorted(set(svm))}

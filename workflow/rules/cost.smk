@@ -3,12 +3,6 @@
 # the paper scale (advrepro.cost). Its files go to results/cost/, apart from the other scales' results.
 
 
-def probe_weights(paper, model, stage="final"):
-    """A probed model's weights after its few steps (the probe of another paper's model is that paper's)."""
-    folder = f"results/cost/{'/'.join(registry.model_owner(paper, model))}/train"
-    return f"{folder}/model.pt" if stage == "final" else f"{folder}/first_stage/model.pt"
-
-
 use rule train as probe_train with:
     input:
         dataset=lambda w: dataset_file(model_entry(w)["dataset"]),
@@ -18,8 +12,6 @@ use rule train as probe_train with:
         provenance="results/cost/{paper}/{model}/train/provenance.json",
     log:
         "results/logs/probe/{paper}/{model}.log",
-    benchmark:
-        "results/benchmarks/rules/probe/{paper}/{model}.tsv"
 
 
 use rule train as probe_train_first_stage with:
@@ -31,8 +23,6 @@ use rule train as probe_train_first_stage with:
         provenance="results/cost/{paper}/{model}/train/first_stage/provenance.json",
     log:
         "results/logs/probe/{paper}/{model}.first_stage.log",
-    benchmark:
-        "results/benchmarks/rules/probe/{paper}/{model}.first_stage.tsv"
 
 
 use rule evaluate as probe_evaluation with:
@@ -46,19 +36,6 @@ use rule evaluate as probe_evaluation with:
         "results/logs/probe/{paper}/{model}/{evaluation}.log",
     benchmark:
         "results/benchmarks/rules/probe/{paper}/{model}/{evaluation}.tsv"
-
-
-def probe_files():
-    """What the probe runs: every training job of the paper scale, an evaluation of each kind, the SVM paths."""
-    trained = {
-        f"{p}/{m}/{s}": f"results/cost/{p}/{m}/train/" + ("" if s == "final" else "first_stage/") + "provenance.json"
-        for p, m, s in cost.training_jobs(PAPERS)
-    }
-    evaluated = {
-        k: f"results/cost/{p}/{m}/evaluate/{e}.json" for k, (p, m, e) in cost.evaluation_probes(PAPERS).items()
-    }
-    svm = [f for p in PAPERS for g in ("tables", "figures") for a in PAPERS[p][g].values() for f in svm_files(p, a)]
-    return {"trained": trained, "evaluated": evaluated, "svm": sorted(set(svm))}
 
 
 rule cost_projection:
@@ -81,3 +58,18 @@ rule cost_projection:
         scale=config["scale"],
     script:
         "../../scripts/cost_projection.py"
+
+
+rule cost_report:
+    input:
+        projection="results/cost/projection.json",
+        templates=["report/cost_page.html.j2", "report/cost.html.j2", "report/style.css"],
+        code=code("scripts/cost_report.py"),
+    output:
+        html="results/cost/report.html",
+    log:
+        "results/logs/cost_report.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/cost_report.py"

@@ -14,6 +14,9 @@ rule evaluate:
     conda:
         "../../environment.yml"
     threads: config["model_threads"]  # torch's intra-op threads (capped by --cores)
+    resources:
+        gpu_slots=1,  # packing on one GPU, as rule train
+        gpu_jobs=gpu_jobs(),
     params:
         spec=lambda w: registry.evaluation_spec(config, PAPERS[w.paper], w.evaluation, w.model),
         model_spec=lambda w: registry.model_spec(config, PAPERS[w.paper], w.model),
@@ -38,6 +41,9 @@ rule adversarial_set:
     conda:
         "../../environment.yml"
     threads: config["model_threads"]
+    resources:
+        gpu_slots=1,  # packing on one GPU, as rule train
+        gpu_jobs=gpu_jobs(),
     params:
         spec=adversarial_set_entry,
         model_spec=lambda w: registry.model_spec(config, PAPERS[w.paper], adversarial_set_entry(w)["model"]),

@@ -30,6 +30,7 @@ rule report:
             "report/claims.html.j2",
             "report/scorecard.tex.j2",
             "report/claims.tex.j2",
+            "report/cost.html.j2",
         ],
         code=code("scripts/make_report.py"),
     output:

@@ -12,11 +12,13 @@ rule train:
         provenance="results/models/{paper}/{model}/provenance.json",
     log:
         "results/logs/train/{paper}/{model}.log",
-    benchmark:
-        "results/benchmarks/rules/train/{paper}/{model}.tsv"
+    cache: True  # trained once per lab: SNAKEMAKE_OUTPUT_CACHE=<shared folder> snakemake --cache (README)
     conda:
         "../../environment.yml"
     threads: config["model_threads"]  # torch's intra-op threads (capped by --cores)
+    resources:
+        gpu_slots=1,  # one of the GPU's slots: --resources gpu_slots=4 packs four model jobs on one GPU
+        gpu_jobs=gpu_jobs(),  # its CUDA memory is capped at 1/gpu_jobs of the GPU
     params:
         spec=lambda w: registry.model_spec(config, PAPERS[w.paper], w.model),
         scale=config["scale"],
@@ -35,5 +37,3 @@ use rule train as train_first_stage with:
         provenance="results/models/{paper}/{model}/first_stage/provenance.json",
     log:
         "results/logs/train/{paper}/{model}.first_stage.log",
-    benchmark:
-        "results/benchmarks/rules/train/{paper}/{model}.first_stage.tsv"
