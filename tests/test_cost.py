@@ -80,6 +80,10 @@ def test_the_job_graph_of_a_toy_registry():
     assert graph["evaluate toy/staged/first"]["deps"] == ["train toy/staged (first stage)"]
     assert graph["evaluate toy/fixed/noise"]["deps"] == ["train toy/fixed"]
     assert cost.evaluation_probes(TOY) == {"clean": ("toy", "fixed", "clean"), "gaussian_noise": ("toy", "fixed", "noise")}
+    trained_on = {"toy": {**TOY["toy"], "evaluations": {**TOY["toy"]["evaluations"],
+                                                        "noise": {**TOY["toy"]["evaluations"]["noise"], "split": "train"}}}}
+    assert cost.evaluation_probes(trained_on)["gaussian_noise"] == ("toy", "fixed", "noise")  # no test-split job
+    assert cost.unprobed_kinds(TOY) == []
 
 
 def test_evaluations_scale_by_examples_work_and_forward_flops():

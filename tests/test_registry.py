@@ -78,6 +78,9 @@ def test_the_probe_scale_keeps_every_paper_setting_and_bounds_only_the_steps():
             assert spec["training"].pop("max_steps") == overlay["limits"]["max_steps"]
             assert spec == registry.model_spec(CONFIG, entries, model), model
     assert "max_steps" not in registry.model_spec(CONFIG, paper["lyu2015"], "maxout")["training"]
+    line_search = registry.evaluation_spec(probe_config, probe["lyu2015"], "min_perturbation", "softmax_wd1")
+    assert line_search["examples"] == overlay["limits"]["eval_examples"]  # a probed evaluation sees a few examples
+    assert registry.evaluation_spec(CONFIG, paper["lyu2015"], "min_perturbation", "softmax_wd1")["examples"] is None
 
 
 def test_an_attack_source_must_be_a_model_of_the_registry(tmp_path):

@@ -222,15 +222,16 @@ def evaluation_jobs(papers: dict) -> list[tuple[str, str, str]]:
 
 
 def evaluation_probes(papers: dict) -> dict[str, tuple[str, str, str]]:
-    """The evaluation job that probes each kind: of the jobs of that kind, the first (registry order) on the test
-    split, of the final weights and with no attack source (it runs on the probe's own weights alone); a kind whose
-    every job reads a fixed adversarial set or another model is left out."""
+    """The evaluation job that probes each kind: of the jobs of that kind of the final weights with no attack source
+    (it runs on the probe's own weights alone), the first (registry order) on the test split, else on the training
+    examples; a kind whose every job reads a fixed adversarial set or another model is left out."""
     probes = {}
-    for paper, model, evaluation in evaluation_jobs(papers):
-        spec = papers[paper]["evaluations"][evaluation]
-        simple = spec["split"] == "test" and "source" not in spec and spec.get("weights", "final") == "final"
-        if simple and spec["kind"] not in probes:
-            probes[spec["kind"]] = (paper, model, evaluation)
+    for splits in (("test",), ("train", "validation")):
+        for paper, model, evaluation in evaluation_jobs(papers):
+            spec = papers[paper]["evaluations"][evaluation]
+            alone = "source" not in spec and spec.get("weights", "final") == "final"
+            if alone and spec["split"] in splits and spec["kind"] not in probes:
+                probes[spec["kind"]] = (paper, model, evaluation)
     return probes
 
 

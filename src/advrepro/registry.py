@@ -316,6 +316,8 @@ def evaluation_spec(config: dict, registry: dict, evaluation: str, model: str) -
         spec["examples"] = config["limits"]["eval_examples"]
     else:
         spec["examples"] = model_spec(config, registry, model)["train_examples"]
+        if config["limits"].get("max_steps") is not None:  # a probe: any split on its few examples
+            spec["examples"] = _cap(spec["examples"], config["limits"]["eval_examples"])
     spec.setdefault("seed", 0)
     spec.setdefault("weights", "final")
     if "source" in spec:  # the model an attack crafts its examples on

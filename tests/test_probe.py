@@ -1,0 +1,30 @@
+"""The probe scale as CI runs it (issue 16): every paper-scale training job at full size for two steps, an evaluation
+of each kind, the SVM paths, and the projected cost of the paper scale. A shape or memory error at full size fails
+here. About 15 minutes on 2 CPU cores."""
+
+import json
+
+import pytest
+
+from test_workflow import _copy_checkout, job_counts, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def test_the_probe_runs_every_paper_scale_training_job_and_projects_the_cost(tmp_path, offline_mnist):
+    checkout = _copy_checkout(tmp_path)
+    paper = job_counts(snakemake(checkout, "-n"))
+    probe = ["--configfile", "config/scales/probe.yaml", "--config", f"torchvision_root={offline_mnist}",
+             "synthetic_cifar10=True", "limits={max_steps: 2}"]
+    planned = job_counts(snakemake(checkout, "-n", *probe))
+    assert planned["probe_train"] == paper["train"] and planned["probe_train_first_stage"] == paper["train_first_stage"]
+    assert planned["svm_path"] == paper["svm_path"] and "report" not in planned
+    snakemake(checkout, *probe)
+    projection = json.loads((checkout / "results/cost/projection.json").read_text())
+    trained = [job for job in projection["jobs"].values() if job["kind"] == "train"]
+    assert len(trained) == paper["train"] + paper["train_first_stage"]
+    assert all(job["steps_per_epoch"] > 0 and job["flops_per_example"] > 0 and job["memory_bytes"] > 0 for job in trained)
+    assert len(projection["most_expensive"]) == 5 and projection["assumed"]["serial_h"] > 0
+    record = json.loads((checkout / "results/cost/lyu2015/maxout/train/first_stage/provenance.json").read_text())
+    assert len(record["training"]["step_seconds"]) == 2 and record["training"]["stop"] == "max_steps"
+    assert "assumed" in (checkout / "results/cost/report.html").read_text()
