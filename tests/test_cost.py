@@ -175,3 +175,8 @@ def test_the_cost_page_names_the_assumption_and_the_most_expensive_jobs(tmp_path
     text = html.read_text()
     assert "toy (h, assumed)" in text and "made up" in text and "train toy/staged (first stage)" in text
     assert "2 GPUs along the job graph" in text and "adversarial_samples" in text
+    context = {"scale": "probe", "limits": {}, "papers": [], "benchmarks": [], "tolerances": [], "excluded_data": {},
+               "git_commit": "abc", "generated": "now", "cost": projection}
+    report.render(context, templates=str(REPO / "report"), html=str(tmp_path / "i.html"), tex=str(tmp_path / "r.tex"))
+    assert 'id="cost"' in (tmp_path / "i.html").read_text()
+    assert r"\section{Projected cost of the paper scale}" in (tmp_path / "r.tex").read_text()

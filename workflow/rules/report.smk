@@ -31,6 +31,7 @@ rule report:
             "report/scorecard.tex.j2",
             "report/claims.tex.j2",
             "report/cost.html.j2",
+            "report/cost.tex.j2",
         ],
         code=code("scripts/make_report.py"),
     output:
