@@ -86,11 +86,11 @@ def test_the_job_graph_of_a_toy_registry():
     assert cost.unprobed_kinds(TOY) == []
 
 
-def test_evaluations_scale_by_examples_work_and_forward_flops():
+def test_evaluations_scale_by_examples_work_and_the_models_step_times():
     probe = {"seconds": 2.0, "examples": 100, "work": 20.0}
     noise = TOY["toy"]["evaluations"]["noise"]
     assert cost.evaluation_work(noise) == 20.0  # 10 draws x 2 levels
-    assert cost.evaluation_seconds(probe, noise, 10000, forward_ratio=3.0) == pytest.approx(0.02 * 10000 * 3.0)
+    assert cost.evaluation_seconds(probe, noise, 10000, model_ratio=3.0) == pytest.approx(0.02 * 10000 * 3.0)
     assert cost.evaluation_examples({"split": "test", "n": 1000}, TOY["toy"]["models"]["fixed"], COST) == 1000
 
 
@@ -101,7 +101,8 @@ def test_projection_of_the_toy_registry():
                  "gaussian_noise": {"paper": "toy", "model": "fixed", "seconds": 2.0, "examples": 100, "work": 20.0}}
     jobs = cost.project(TOY, trained, evaluated, COST)
     assert jobs["train toy/staged"]["seconds"] == 7 * 600 * 6.0  # the cap of the second stage, its own step time
-    assert jobs["evaluate toy/staged/clean"]["seconds"] == pytest.approx(10000 * 0.01)
+    assert jobs["evaluate toy/fixed/clean"]["seconds"] == pytest.approx(10000 * 0.01)
+    assert jobs["evaluate toy/staged/clean"]["seconds"] == pytest.approx(10000 * 0.01 * 2)  # its steps: 6 s, not 3
     result = cost.summary(jobs, COST, svm_seconds=[4.0, 6.0], device="toy cpu")
     serial = sum(job["seconds"] for job in jobs.values()) + 10.0
     assert result["probe_device"]["serial_h"] == pytest.approx(serial / 3600)
@@ -123,6 +124,8 @@ def test_schedules_on_n_workers_and_packed():
     assert cost.schedule(jobs, 1) == 17  # serial
     assert cost.schedule(jobs, 2) == 12  # the critical path b, d, e; a and c beside it
     assert cost.schedule({f"j{i}": {"seconds": 1, "deps": []} for i in range(8)}, 3) == 3  # ceil(8 / 3)
+    twice = {"a": {"seconds": 1, "deps": []}, "b": {"seconds": 2, "deps": ["a", "a"]}}  # an attack on its own model
+    assert cost.schedule(twice, 2) == 3
     assert cost.packed(jobs, 4, flop_seconds=20) == 20  # never faster than all the FLOPs at the GPU's rate
     assert cost.packing_slots([2**29, 2**28], 2**30, slots=4) == 2  # the largest job fits twice
     assert cost.packing_slots([], 2**30, slots=4) == 4

@@ -112,11 +112,12 @@ def evaluation_work(spec: dict) -> float:
     return work
 
 
-def evaluation_seconds(probe: dict, spec: dict, examples: int, forward_ratio: float) -> float:
+def evaluation_seconds(probe: dict, spec: dict, examples: int, model_ratio: float) -> float:
     """An evaluation job's seconds from the probe of its kind (`probe`: seconds, examples, work of the probed
-    evaluation): seconds per example x examples x work ratio x the model's forward FLOPs over the probed model's."""
+    evaluation): seconds per example x examples x work ratio x `model_ratio`, the evaluated model's training-step
+    time per example over the probed model's (an attack costs about as many passes per example on any model)."""
     per_example = probe["seconds"] / max(probe["examples"], 1)
-    return per_example * examples * evaluation_work(spec) / probe["work"] * forward_ratio
+    return per_example * examples * evaluation_work(spec) / probe["work"] * model_ratio
 
 
 # --- the job graph and its schedules --------------------------------------------------------------------------
@@ -150,10 +151,10 @@ def schedule(jobs: dict[str, dict], slots: int) -> float:
     """The makespan of list scheduling the job graph on `slots` identical workers: whenever a worker is free it
     takes the longest ready job (a job is ready when its dependencies have finished)."""
     waiting = {name: set(job["deps"]) for name, job in jobs.items()}
-    users = {name: [] for name in jobs}
+    users = {name: set() for name in jobs}
     for name, job in jobs.items():
         for dep in job["deps"]:
-            users[dep].append(name)
+            users[dep].add(name)
     ready = [(-jobs[n]["seconds"], n) for n, deps in waiting.items() if not deps]
     heapq.heapify(ready)
     running, now, done = [], 0.0, 0
@@ -259,7 +260,7 @@ def job_graph(papers: dict) -> dict[str, dict]:
         deps += [_train_name(paper, spec["source"])] if "source" in spec else []
         deps += [f"adversarial_set {paper}/{spec['set']}"] if spec["split"] == "adversarial_set" else []
         graph[f"evaluate {paper}/{model}/{evaluation}"] = {"kind": "evaluate", "paper": paper, "model": model,
-                                                           "evaluation": evaluation, "deps": deps}
+                                                           "evaluation": evaluation, "deps": list(dict.fromkeys(deps))}
     return graph
 
 
@@ -309,16 +310,18 @@ def project(papers: dict, trained: dict, evaluated: dict, cost: dict) -> dict[st
 
 
 def _evaluation_projection(papers: dict, job: dict, trained: dict, evaluated: dict, cost: dict) -> dict:
-    """An evaluation job's seconds from its kind's probe (evaluation_seconds), on the probe's device and, at the
-    ratio of the model's training step there and on the assumed GPU, on that GPU."""
+    """An evaluation job's seconds from its kind's probe (evaluation_seconds, scaled by the models' training-step
+    times per example), on the probe's device and, at the ratio of the model's step there and on the assumed GPU,
+    on that GPU."""
     spec = papers[job["paper"]]["evaluations"][job["evaluation"]]
     probe = evaluated[spec["kind"]]
     key, model = _owned_model(papers, job["paper"], job["model"])
     probed_key, _ = _owned_model(papers, probe["paper"], probe["model"])
     record, probed = trained[(*key, "final")], trained[(*probed_key, "final")]
-    ratio = record["probe"]["forward_flops_per_example"] / probed["probe"]["forward_flops_per_example"]
-    seconds = evaluation_seconds(probe, spec, evaluation_examples(spec, model, cost), ratio)
     step_s = median_after_warmup(record["step_seconds"], cost.get("warmup_steps", 1))
+    probed_s = median_after_warmup(probed["step_seconds"], cost.get("warmup_steps", 1))
+    ratio = (step_s / record["probe"]["batch_size"]) / (probed_s / probed["probe"]["batch_size"])
+    seconds = evaluation_seconds(probe, spec, evaluation_examples(spec, model, cost), ratio)
     gpu_step = gpu_step_seconds(record["probe"]["flops_per_example"] * record["probe"]["batch_size"],
                                 record["probe"]["operators_per_step"], cost["assumed_gpu"])
     return {"seconds": seconds, "gpu_seconds": seconds * gpu_step / step_s,
