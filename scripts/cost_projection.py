@@ -15,7 +15,9 @@ for kind, path in files["evaluated"].items():
                        "seconds": result["provenance"]["compute_s"], "work": cost.evaluation_work(result["spec"])}
 device = io.read_json(next(iter(files["trained"].values())))["provenance"]["device_name"]
 svm_seconds = [io.read_json(path)["provenance"]["wall_time_s"] for path in files["svm"]]
-projected = cost.project(sm.params.papers, trained, evaluated, settings)
+sets = {key: {"seconds": (summary := io.read_json(path))["provenance"]["wall_time_s"],
+              "examples": summary["source_examples"]} for key, path in files["sets"].items()}
+projected = cost.project(sm.params.papers, trained, evaluated, settings, sets)
 io.write_json(sm.output.json, {"scale": sm.params.scale, **cost.summary(projected, settings, svm_seconds, device),
                                "unprobed_kinds": cost.unprobed_kinds(sm.params.papers), "jobs": projected})
 columns = ["job", "kind", "paper", "seconds", "gpu_seconds", "median_step_s", "steps_per_epoch", "memory_bytes",

@@ -183,3 +183,21 @@ def test_the_cost_page_names_the_assumption_and_the_most_expensive_jobs(tmp_path
     report.render(context, templates=str(REPO / "report"), html=str(tmp_path / "i.html"), tex=str(tmp_path / "r.tex"))
     assert 'id="cost"' in (tmp_path / "i.html").read_text()
     assert r"\section{Projected cost of the paper scale}" in (tmp_path / "r.tex").read_text()
+
+
+def test_a_fixed_adversarial_set_is_probed_on_few_points_and_scaled_to_the_test_split():
+    toy = {"toy": {**TOY["toy"], "adversarial_sets": {"a": {"model": "fixed"}},
+                   "evaluations": {**TOY["toy"]["evaluations"],
+                                   "on_a": {"kind": "samples", "split": "adversarial_set", "set": "a"}},
+                   "tables": {"t": {"models": ["fixed", "staged"], "evaluations": ["clean", "on_a"]}}}}
+    assert cost.evaluation_probes(toy)["samples"] == ("toy", "fixed", "on_a")  # on the probe's own set
+    graph = cost.job_graph(toy)
+    assert graph["evaluate toy/staged/on_a"]["deps"] == ["train toy/staged", "adversarial_set toy/a"]
+    assert graph["adversarial_set toy/a"]["deps"] == ["train toy/fixed"]
+    trained = {("toy", "fixed", "final"): record(15000), ("toy", "staged", "first_stage"): record(11250),
+               ("toy", "staged", "final"): record(15000)}
+    evaluated = {kind: {"paper": "toy", "model": "fixed", "seconds": 1.0, "examples": 100, "work": 1.0}
+                 for kind in ("clean", "samples")}
+    jobs = cost.project(toy, trained, evaluated, COST, sets={"toy/a": {"seconds": 6.4, "examples": 64}})
+    assert jobs["adversarial_set toy/a"]["seconds"] == pytest.approx(6.4 / 64 * 10000)
+    assert "assumed" not in jobs["adversarial_set toy/a"]

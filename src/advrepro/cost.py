@@ -225,9 +225,10 @@ def evaluation_jobs(papers: dict) -> list[tuple[str, str, str]]:
 def evaluation_probes(papers: dict) -> dict[str, tuple[str, str, str]]:
     """The evaluation job that probes each kind: of the jobs of that kind of the final weights with no attack source
     (it runs on the probe's own weights alone), the first (registry order) on the test split, else on the training
-    examples; a kind whose every job reads a fixed adversarial set or another model is left out."""
+    examples, else on a fixed adversarial set (the probe's, built on its few test points); a kind whose every job
+    attacks another model is left out."""
     probes = {}
-    for splits in (("test",), ("train", "validation")):
+    for splits in (("test",), ("train", "validation"), ("adversarial_set",)):
         for paper, model, evaluation in evaluation_jobs(papers):
             spec = papers[paper]["evaluations"][evaluation]
             alone = "source" not in spec and spec.get("weights", "final") == "final"
@@ -253,6 +254,7 @@ def job_graph(papers: dict) -> dict[str, dict]:
     for paper, registry in papers.items():
         for name, entry in registry.get("adversarial_sets", {}).items():
             graph[f"adversarial_set {paper}/{name}"] = {"kind": "adversarial_set", "paper": paper,
+                                                       "set": f"{paper}/{name}",
                                                        "deps": [_train_name(paper, entry["model"])]}
     for paper, model, evaluation in evaluation_jobs(papers):
         spec = papers[paper]["evaluations"][evaluation]
@@ -287,11 +289,12 @@ def _owned_model(papers: dict, paper: str, model: str) -> tuple[tuple, dict]:
     return (owner, name), papers[owner]["models"][name]
 
 
-def project(papers: dict, trained: dict, evaluated: dict, cost: dict) -> dict[str, dict]:
+def project(papers: dict, trained: dict, evaluated: dict, cost: dict, sets: dict | None = None) -> dict[str, dict]:
     """The job graph with each job's projected seconds on the probe's device ("seconds", expected epochs) and on
     the assumed GPU ("gpu_seconds"). `trained`: {(paper, model, stage): its probe's training record}; `evaluated`:
-    {kind: {"seconds", "examples", "work", "paper", "model"}} of each kind's probe. Adversarial sets and evaluations
-    of a kind no probe ran take cost["other_job_seconds"] (an assumption)."""
+    {kind: {"seconds", "examples", "work", "paper", "model"}} of each kind's probe; `sets`: {"<paper>/<set>": {"seconds",
+    "examples"}} of each fixed adversarial set the probe built, scaled to the test split. Evaluations of a kind no
+    probe ran (and sets without a probe) take cost["other_job_seconds"] (an assumption)."""
     graph, jobs = job_graph(papers), {}
     for name, job in graph.items():
         if job["kind"] == "train":
@@ -303,6 +306,8 @@ def project(papers: dict, trained: dict, evaluated: dict, cost: dict) -> dict[st
                        gpu_seconds=projected["gpu_seconds"]["expected"])
         elif job["kind"] == "evaluate" and papers[job["paper"]]["evaluations"][job["evaluation"]]["kind"] in evaluated:
             job.update(_evaluation_projection(papers, job, trained, evaluated, cost))
+        elif job["kind"] == "adversarial_set" and job["set"] in (sets or {}):
+            job.update(_set_projection(papers, job, trained, sets[job["set"]], cost))
         else:
             job.update(seconds=cost["other_job_seconds"], gpu_seconds=cost["other_job_seconds"], assumed=True)
         jobs[name] = job
@@ -326,6 +331,20 @@ def _evaluation_projection(papers: dict, job: dict, trained: dict, evaluated: di
                                 record["probe"]["operators_per_step"], cost["assumed_gpu"])
     return {"seconds": seconds, "gpu_seconds": seconds * gpu_step / step_s,
             "examples": evaluation_examples(spec, model, cost), "probed_on": f"{probe['paper']}/{probe['model']}"}
+
+
+def _set_projection(papers: dict, job: dict, trained: dict, probe: dict, cost: dict) -> dict:
+    """A fixed adversarial set's seconds: the probe's, built on its few test points, scaled to the whole test split;
+    on the assumed GPU at the ratio of its model's training step there and on the probe's device."""
+    paper, name = job["set"].split("/")
+    model = papers[paper]["adversarial_sets"][name]["model"]
+    record = trained[(paper, model, "final")]
+    examples = cost["paper_test_examples"][raw_dataset(papers[paper]["models"][model]["dataset"])]
+    seconds = probe["seconds"] * examples / max(probe["examples"], 1)
+    step_s = median_after_warmup(record["step_seconds"], cost.get("warmup_steps", 1))
+    gpu_step = gpu_step_seconds(record["probe"]["flops_per_example"] * record["probe"]["batch_size"],
+                                record["probe"]["operators_per_step"], cost["assumed_gpu"])
+    return {"seconds": seconds, "gpu_seconds": seconds * gpu_step / step_s, "examples": examples}
 
 
 def totals(jobs: dict[str, dict], cost: dict, key: str = "seconds", cpu_seconds: float = 0.0) -> dict:

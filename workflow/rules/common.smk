@@ -174,16 +174,16 @@ def benchmark_args(wildcards, input):
     )
 
 
-def adversarial_set_files(paper, name):
-    """A fixed adversarial set's tensors and its JSON summary (rule adversarial_set)."""
-    stem = f"results/adversarial_sets/{paper}/{name}"
+def adversarial_set_files(paper, name, results="results"):
+    """A fixed adversarial set's tensors and its JSON summary (rule adversarial_set; a probe's under results/cost)."""
+    stem = f"{results}/adversarial_sets/{paper}/{name}"
     return {"adversarial_set": f"{stem}.pt", "adversarial_set_summary": f"{stem}.json"}
 
 
-def evaluation_set(wildcards):
+def evaluation_set(wildcards, results="results"):
     """The fixed adversarial set an evaluation with split adversarial_set reads (Shaham et al. 2015)."""
     spec = entry(wildcards.paper, "evaluations", wildcards.evaluation)
-    return adversarial_set_files(wildcards.paper, spec["set"]) if spec["split"] == "adversarial_set" else {}
+    return adversarial_set_files(wildcards.paper, spec["set"], results) if spec["split"] == "adversarial_set" else {}
 
 
 def adversarial_set_entry(wildcards):
@@ -237,4 +237,9 @@ def probe_files():
         k: f"results/cost/{p}/{m}/evaluate/{e}.json" for k, (p, m, e) in cost.evaluation_probes(PAPERS).items()
     }
     svm = [f for p in PAPERS for g in ("tables", "figures") for a in PAPERS[p][g].values() for f in svm_files(p, a)]
-    return {"trained": trained, "evaluated": evaluated, "svm": sorted(set(svm))}
+    sets = {
+        f"{p}/{name}": f"results/cost/adversarial_sets/{p}/{name}.json"
+        for p in PAPERS
+        for name in PAPERS[p].get("adversarial_sets", {})
+    }
+    return {"trained": trained, "evaluated": evaluated, "svm": sorted(set(svm)), "sets": sets}

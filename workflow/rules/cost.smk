@@ -25,8 +25,21 @@ use rule train as probe_train_first_stage with:
         "results/logs/probe/{paper}/{model}.first_stage.log",
 
 
+use rule adversarial_set as probe_adversarial_set with:
+    input:
+        weights=lambda w: probe_weights(w.paper, adversarial_set_entry(w)["model"]),
+        dataset=lambda w: dataset_file(PAPERS[w.paper]["models"][adversarial_set_entry(w)["model"]]["dataset"]),
+        code=code("scripts/adversarial_set.py"),
+    output:
+        data="results/cost/adversarial_sets/{paper}/{set}.pt",
+        summary="results/cost/adversarial_sets/{paper}/{set}.json",
+    log:
+        "results/logs/probe/adversarial_set/{paper}/{set}.log",
+
+
 use rule evaluate as probe_evaluation with:
     input:
+        unpack(lambda w: evaluation_set(w, "results/cost")),
         weights=lambda w: probe_weights(w.paper, w.model),
         dataset=lambda w: dataset_file(model_entry(w)["dataset"]),
         code=evaluation_code,
@@ -43,6 +56,7 @@ rule cost_projection:
         trained=lambda w: list(probe_files()["trained"].values()),
         evaluated=lambda w: list(probe_files()["evaluated"].values()),
         svm=lambda w: probe_files()["svm"],
+        sets=lambda w: list(probe_files()["sets"].values()),
         code=code("scripts/cost_projection.py"),
     output:
         json="results/cost/projection.json",
