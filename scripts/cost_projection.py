@@ -13,7 +13,8 @@ for kind, path in files["evaluated"].items():
     result = io.read_json(path)
     evaluated[kind] = {"paper": result["paper"], "model": result["model"], "examples": result["n"],
                        "seconds": result["provenance"]["compute_s"], "work": cost.evaluation_work(result["spec"])}
-device = io.read_json(next(iter(files["trained"].values())))["provenance"]["device_name"]
+ran_on = io.read_json(next(iter(files["trained"].values())))["provenance"]
+device = f"{ran_on['device']} ({ran_on['device_name']}, {ran_on['host']})"  # the device the probe ran on
 svm_seconds = [io.read_json(path)["provenance"]["wall_time_s"] for path in files["svm"]]
 sets = {key: {"seconds": (summary := io.read_json(path))["provenance"]["wall_time_s"],
               "examples": summary["source_examples"]} for key, path in files["sets"].items()}
