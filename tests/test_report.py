@@ -1,5 +1,6 @@
 """The report opens with the scorecard and closes with the papers' claims, in HTML and in LaTeX (issue 15)."""
 
+import re
 import shutil
 import subprocess
 
@@ -74,3 +75,17 @@ def test_the_latex_report_compiles(rendered):
                             cwd=tex.parent, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tex.parent / "report.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+# Characters pdfLaTeX's utf8 input encoding (with T1 fonts) already knows; every other non-ASCII character must be
+# declared in report.tex.j2 (a label with an undeclared one stops the PDF: "Unicode character ... not set up").
+UTF8_DEF_KNOWS = set("·²°–—éèüöäñ’“”")
+
+
+def test_every_character_the_registries_and_builders_write_is_known_to_the_latex_report():
+    """Registries (labels, titles, notes) and the builders (markers such as ✓ ✗ ⚠) reach the PDF as text."""
+    template = (REPO / "report" / "report.tex.j2").read_text()
+    declared = {chr(int(code, 16)) for code in re.findall(r"\\DeclareUnicodeCharacter\{([0-9A-F]+)\}", template)}
+    sources = [*(REPO / "config").rglob("*.yaml"), *(REPO / "src" / "advrepro").rglob("*.py")]
+    written = {char for path in sources for char in path.read_text() if ord(char) > 127}
+    assert written - declared - UTF8_DEF_KNOWS == set()
