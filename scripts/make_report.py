@@ -14,6 +14,7 @@ context = {
     "limits": sm.params.limits,
     "papers": report.collect(sm.params.papers, sm.params.artifacts, results="results", report_dir=report_dir),
     "benchmarks": [io.read_json(b) for b in sm.input.benchmarks],
+    "run_time": report.run_time("results"),
     "tolerances": scorecard.legend(rules),
     "excluded_data": rules["data"],
     "git_commit": git_commit(),
