@@ -16,6 +16,7 @@ context = {
     "benchmarks": [io.read_json(b) for b in sm.input.benchmarks],
     # the paper scale's projected cost, where a probe has run in this checkout (config/scales/probe.yaml)
     "cost": io.read_json(report.COST) if Path(report.COST).exists() else None,
+    "run_time": report.run_time("results"),
     "tolerances": scorecard.legend(rules),
     "excluded_data": rules["data"],
     "git_commit": git_commit(),

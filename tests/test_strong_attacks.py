@@ -156,3 +156,19 @@ def test_a_missing_torchattacks_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_torchattacks)
     with pytest.raises(RuntimeError, match=r"pip install --no-deps torchattacks"):
         strong_attacks.torchattacks_module()
+
+
+def test_autoattack_kind_attacks_a_radius_shared_by_the_table_and_the_curve_once(monkeypatch):
+    model, x, y = _threshold_problem(masked=False)
+    attacked = []
+
+    def outcomes(where, threat, **_):
+        attacked.append(threat["eps"])
+        return {**threat, "error": 0.0}
+
+    monkeypatch.setattr(strong_attacks, "autoattack_outcomes", outcomes)
+    threat = {"p": math.inf, "eps": 0.3, "steps": 40, "relative_step": 0.0333}
+    result = EVALUATIONS["autoattack"](EvaluationInputs(model, x, y, seed=0, meta=MNIST), threats={"mnist": [threat]},
+                                       curve={"mnist": {**threat, "epsilons": [0.1, 0.3]}})
+    assert sorted(attacked) == [0.1, 0.3]
+    assert [r["eps"] for r in result["curve"]] == [0.1, 0.3] and result["curve"][1] == result["threats"][0]

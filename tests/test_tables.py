@@ -29,3 +29,13 @@ def test_a_column_the_paper_printed_nothing_for_keeps_only_ours():
                         columns=tables.LONG_COLUMNS)
     wide = tables.wide(tables.compare(long, REFERENCE), 2)
     assert list(wide.columns) == [("test error", "paper"), ("test error", "ours"), ("test error", "Δ"), ("beyond", "ours")]
+
+
+def test_the_latex_table_escapes_labels_and_columns(tmp_path):
+    """A label such as 'cifar10_old_small.yaml' or '5% & more' is text, not LaTeX (it stopped the PDF)."""
+    long = pd.DataFrame([{"row_label": "Conv (cifar10_old_small.yaml; 5% & #1)", "column": "error_rate", "ours": 1.0,
+                          "ours_sem": math.nan, "paper": 2.0, "difference": -1.0}])
+    paths = {kind: str(tmp_path / f"t.{kind}") for kind in ("csv", "tex", "html", "json")}
+    tables.write(long, {"unit": "%"}, **paths)
+    latex = (tmp_path / "t.tex").read_text()
+    assert r"Conv (cifar10\_old\_small.yaml; 5\% \& \#1)" in latex and r"error\_rate" in latex

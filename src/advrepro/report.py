@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import jinja2
@@ -48,6 +49,40 @@ def collect(papers: dict, artifacts: dict, *, results: str, report_dir: str) -> 
     return sections
 
 
+JOB_RESULTS = ("models/**/provenance.json", "evals/**/*.json", "svm/*/*.json", "adversarial_sets/*/*.json")
+"""The results of the jobs that do the work (training, evaluations, SVM paths, adversarial sets), relative to
+the results folder: each carries its job's provenance (advrepro.provenance.record)."""
+
+
+def run_time(results: str, slowest: int = 5) -> dict | None:
+    """How long the jobs behind the results took, from their provenance: the span from the first job's start
+    to the last one's finish (the run's wall time when one run made them all; it includes any pause between
+    runs), the job time summed, and the `slowest` jobs. None when no result carries a provenance."""
+    jobs = []
+    for pattern in JOB_RESULTS:
+        for path in sorted(Path(results).glob(pattern)):
+            record = read_json(path).get("provenance")
+            if record and "wall_time_s" in record and "finished" in record:
+                finished = datetime.fromisoformat(record["finished"])
+                jobs.append({"job": str(path.relative_to(results).with_suffix("")), "seconds": record["wall_time_s"],
+                             "started": finished - timedelta(seconds=record["wall_time_s"]), "finished": finished})
+    if not jobs:
+        return None
+    first, last = min(j["started"] for j in jobs), max(j["finished"] for j in jobs)
+    return {"jobs": len(jobs), "first_started": first.isoformat(timespec="seconds"),
+            "last_finished": last.isoformat(timespec="seconds"), "span_s": (last - first).total_seconds(),
+            "job_seconds": sum(j["seconds"] for j in jobs),
+            "slowest": [{"job": j["job"], "seconds": j["seconds"]}
+                        for j in sorted(jobs, key=lambda j: -j["seconds"])[:slowest]]}
+
+
+def duration(seconds: float) -> str:
+    """e.g. "1 h 02 min", "7 min 05 s", "42 s"."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
 def number(value, digits: int = 4) -> str:
     """A number of the scorecard as the report prints it: `digits` significant digits, blank when missing."""
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}g}"
@@ -59,6 +94,7 @@ def render(context: dict, *, templates: str, html: str, tex: str) -> None:
     html_env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]),
                                   undefined=jinja2.StrictUndefined)
     html_env.filters["num"] = number
+    html_env.filters["duration"] = duration
     write_text(html, html_env.get_template("index.html.j2").render(**context))
     tex_env = jinja2.Environment(loader=loader, block_start_string=r"\BLOCK{", block_end_string="}",
                                  variable_start_string=r"\VAR{", variable_end_string="}",
@@ -66,6 +102,7 @@ def render(context: dict, *, templates: str, html: str, tex: str) -> None:
                                  autoescape=False, undefined=jinja2.StrictUndefined)
     tex_env.filters["e"] = latex_escape
     tex_env.filters["num"] = number
+    tex_env.filters["duration"] = duration
     write_text(tex, tex_env.get_template("report.tex.j2").render(**context))
 
 

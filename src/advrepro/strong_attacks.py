@@ -15,6 +15,7 @@ torchattacks is needed by the last two only (`pip install --no-deps torchattacks
 
 from __future__ import annotations
 
+import json
 import math
 from typing import NamedTuple
 
@@ -332,10 +333,15 @@ def _autoattack(inputs: EvaluationInputs, threats: dict, curve: dict | None = No
     are ignored)."""
     table, swept = _for_dataset(threats, inputs.meta, "threats"), _for_dataset(curve, inputs.meta, "curve")
     where = setting(inputs, n, pixel_std, [*table, *_curve_threats(swept)])
+    done = {}  # a radius both in the table and on the curve is attacked once
 
     def run(threat: dict) -> dict:
-        return autoattack_outcomes(where, resolve(threat, where.space), seed=inputs.seed, steps=steps,
-                                   n_queries=n_queries, batch_size=batch_size)
+        resolved = resolve(threat, where.space)
+        key = json.dumps(resolved, sort_keys=True)
+        if key not in done:
+            done[key] = autoattack_outcomes(where, resolved, seed=inputs.seed, steps=steps, n_queries=n_queries,
+                                            batch_size=batch_size)
+        return done[key]
 
     return {"space": where.space.record(), "n": len(where.y), "steps": steps,
             "n_queries": n_queries, "threats": [run(t) for t in table],

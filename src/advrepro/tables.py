@@ -58,7 +58,8 @@ def write(table: pd.DataFrame, meta: dict, *, csv: str, tex: str, html: str, jso
     digits = 4 if meta.get("unit") == "L2 norm" else 2
     frame = wide(table, digits)
     write_text(csv, table.to_csv(index=False))
-    latex = frame.style.to_latex(hrules=True, multicol_align="c", column_format="l" + "r" * frame.shape[1])
+    styled = frame.style.format(escape="latex").format_index(escape="latex").format_index(escape="latex", axis=1)
+    latex = styled.to_latex(hrules=True, multicol_align="c", column_format="l" + "r" * frame.shape[1])
     write_text(tex, latex.replace("±", r"$\pm$").replace("Δ", r"$\Delta$"))
     write_text(html, frame.to_html(classes="comparison", border=0))
     write_json(json, meta)
