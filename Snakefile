@@ -12,7 +12,7 @@ import yaml
 
 from snakemake.exceptions import WorkflowError
 
-from advrepro import catalog, checksums, codedeps, cost, papers, registry
+from advrepro import catalog, checksums, codedeps, cost, papers, registry, scheduling
 from advrepro.data import DATASETS
 from advrepro.preprocessing import PREPROCESSING
 
@@ -58,3 +58,13 @@ rule all:
     input:
         # a probe (config/scales/probe.yaml) projects the paper scale's cost instead of reporting its numbers
         "results/cost/report.html" if config["scale"] == "probe" else report_outputs(),
+
+
+# The local profile's long re-evaluation timespan leaves the scheduler's timers pending when the last job ends:
+# cancel them, so that the run ends with its last job (advrepro.scheduling, issue 18).
+onsuccess:
+    scheduling.cancel_pending_reevaluations()
+
+
+onerror:
+    scheduling.cancel_pending_reevaluations()
