@@ -90,13 +90,8 @@ def number(value, digits: int = 4) -> str:
 
 def render(context: dict, *, templates: str, html: str, tex: str) -> None:
     """Render index.html and report.tex from the Jinja2 templates in `templates`."""
-    loader = jinja2.FileSystemLoader(templates)
-    html_env = jinja2.Environment(loader=loader, autoescape=jinja2.select_autoescape(["html", "j2"]),
-                                  undefined=jinja2.StrictUndefined)
-    html_env.filters["num"] = number
-    html_env.filters["duration"] = duration
-    write_text(html, html_env.get_template("index.html.j2").render(**context))
-    tex_env = jinja2.Environment(loader=loader, block_start_string=r"\BLOCK{", block_end_string="}",
+    write_text(html, _html_environment(templates).get_template("index.html.j2").render(**context))
+    tex_env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), block_start_string=r"\BLOCK{", block_end_string="}",
                                  variable_start_string=r"\VAR{", variable_end_string="}",
                                  comment_start_string=r"\#{", comment_end_string="}", trim_blocks=True,
                                  autoescape=False, undefined=jinja2.StrictUndefined)
@@ -108,7 +103,12 @@ def render(context: dict, *, templates: str, html: str, tex: str) -> None:
 
 def render_cost(context: dict, *, templates: str, html: str) -> None:
     """Render the probe's page of the paper scale's projected cost (context["cost"]: results/cost/projection.json)."""
+    write_text(html, _html_environment(templates).get_template("cost_page.html.j2").render(**context))
+
+
+def _html_environment(templates: str) -> jinja2.Environment:
+    """The HTML templates' environment: autoescaped, strict, with the report's number and duration filters."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), undefined=jinja2.StrictUndefined,
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
-    env.filters["num"] = number
-    write_text(html, env.get_template("cost_page.html.j2").render(**context))
+    env.filters.update(num=number, duration=duration)
+    return env
