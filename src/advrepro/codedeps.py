@@ -27,7 +27,8 @@ def _package_of(name: str, path: Path) -> str:
     return name if path.name == "__init__.py" else name.rpartition(".")[0]
 
 
-def imported_modules(path: Path, src: Path, name: str | None = None) -> set[str]:
+@functools.cache  # every rule's code() reads the same files: each is parsed once per Snakemake run
+def imported_modules(path: Path, src: Path, name: str | None = None) -> frozenset[str]:
     """The advrepro modules the file at `path` (module `name`, if it is one) imports, anywhere in it."""
     found = set()
     for node in ast.walk(ast.parse(Path(path).read_text(), str(path))):
@@ -42,7 +43,7 @@ def imported_modules(path: Path, src: Path, name: str | None = None) -> set[str]
             found.add(module)
             found.update(f"{module}.{alias.name}" for alias in node.names
                          if _module_file(f"{module}.{alias.name}", src))
-    return {m for m in found if m == PACKAGE or m.startswith(PACKAGE + ".")}
+    return frozenset(m for m in found if m == PACKAGE or m.startswith(PACKAGE + "."))
 
 
 @functools.cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import shutil
 from pathlib import Path
 
@@ -16,14 +17,17 @@ import yaml
 
 
 CONFIG_SOURCE = "config (config/config.yaml + --configfile/--config)"
+# libyaml's parser where PyYAML was built with it (about 10x faster: every Snakemake run and every SLURM job step
+# reads all the registries), else the pure-Python one; both load the same documents.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class ConfigError(ValueError):
     """The configuration or a registry is invalid; the message says where and what is allowed."""
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that rejects a key given twice in one mapping (merge keys `<<` aside)."""
+class _StrictLoader(SAFE_LOADER):
+    """A safe YAML loader that rejects a key given twice in one mapping (merge keys `<<` aside)."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -73,8 +77,9 @@ def _describe(error: jsonschema.ValidationError, source: str) -> str:
     return f"{source}: {error.message} at {where}"
 
 
+@functools.cache
 def _schema(path: Path) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    return yaml.load(Path(path).read_text(), Loader=SAFE_LOADER)
 
 
 def validate(data: dict, schema_path: Path, source: str) -> None:

@@ -10,6 +10,7 @@ import pandas as pd
 import yaml
 
 from advrepro.io import write_json, write_text
+from advrepro.registry import SAFE_LOADER
 from advrepro.tablefiles import WrittenTable
 
 WITHIN, OUTSIDE, NOT_COMPARABLE = "within", "outside", "not comparable"
@@ -22,7 +23,7 @@ CLAIM_COLUMNS = ["paper", "claim_id", "claim", "source", "table", "check", "stat
 
 def read_rules(path: str | Path) -> dict:
     """config/fidelity.yaml: tolerances per kind of number and the data never compared (validated at start-up)."""
-    return yaml.safe_load(Path(path).read_text())
+    return yaml.load(Path(path).read_text(), Loader=SAFE_LOADER)
 
 
 def problems(tables: dict, rules: dict) -> list[str]:

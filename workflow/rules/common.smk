@@ -116,7 +116,7 @@ def report_outputs():
     return outputs
 
 
-DATASET_VARIANTS = yaml.safe_load(open(f"{workflow.basedir}/config/datasets.yaml"))
+DATASET_VARIANTS = registry.read_yaml(f"{workflow.basedir}/config/datasets.yaml")
 
 
 def raw_files(wildcards):
