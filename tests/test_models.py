@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from advrepro import models
-from advrepro.models import (Maxout, PylearnDropout, UntiedBias, build, conv_maxout_cifar_small,
+from advrepro.models import (InputConv2d, Maxout, PylearnDropout, UntiedBias, build, conv_maxout_cifar_small,
                              conv_maxout_mnist, init_irange_, input_shape, maxout_mlp, parameter_groups, project_max_norm_,
                              weight_parameters)
 
@@ -38,6 +38,24 @@ def _pooled_sizes(model: nn.Module, x: torch.Tensor) -> list[int]:
         hook.remove()
     assert all(h == w for h, w in sizes)
     return [h for h, _ in sizes]
+
+
+@pytest.mark.parametrize("channels, padding, bias", [(1, 0, True), (3, 2, False)])
+def test_input_conv_has_conv2ds_gradients_and_second_derivatives(channels, padding, bias):
+    torch.manual_seed(0)
+    fold = InputConv2d(channels, 4, 3, padding=padding, bias=bias).double()
+    native = nn.Conv2d(channels, 4, 3, padding=padding, bias=bias).double()
+    native.load_state_dict(fold.state_dict())
+    x = torch.randn(1, channels, 5, 4, dtype=torch.double, requires_grad=True)
+    grads = [torch.autograd.grad(layer(x).square().sum(), [x, *layer.parameters()]) for layer in (fold, native)]
+    for ours, theirs in zip(*grads):
+        torch.testing.assert_close(ours, theirs)
+    names, params = zip(*fold.named_parameters())
+    as_function = lambda x, *params: torch.func.functional_call(fold, dict(zip(names, params)), (x,))  # noqa: E731
+    assert torch.autograd.gradcheck(as_function, (x, *params))
+    assert torch.autograd.gradgradcheck(as_function, (x, *params))  # double backprop (Lyu's eq. 4) goes through it
+    with pytest.raises(ValueError, match="stride 1"):
+        InputConv2d(1, 4, 3, stride=2)
 
 
 def test_ceil_mode_pooling_gives_the_pylearn2_spatial_sizes():

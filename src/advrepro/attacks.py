@@ -6,16 +6,15 @@ as they found them.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from advrepro import objectives
 from advrepro.inference import map_batches, predict
-from advrepro.models import eval_mode
+from advrepro.models import eval_mode, frozen_parameters
 from advrepro.perturbations import steepest_ascent
 
 
@@ -129,20 +128,6 @@ def targeted_ascent(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, 
 
 
 # --- projected gradient descent (Madry et al. 2018) -------------------------------------------------
-
-
-@contextlib.contextmanager
-def frozen_parameters(model: nn.Module) -> Iterator[nn.Module]:
-    """No parameter requires a gradient inside the block (an attack needs input gradients only, and nothing
-    touches .grad); each parameter's requires_grad is restored afterwards."""
-    flags = [p.requires_grad for p in model.parameters()]
-    try:
-        for p in model.parameters():
-            p.requires_grad_(False)
-        yield model
-    finally:
-        for p, flag in zip(model.parameters(), flags):
-            p.requires_grad_(flag)
 
 
 def project(delta: torch.Tensor, p: float, eps: float) -> torch.Tensor:

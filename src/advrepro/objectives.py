@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from advrepro.kinds import Kinds
-from advrepro.models import weight_parameters
+from advrepro.models import frozen_parameters, weight_parameters
 from advrepro.perturbations import dual_norm, steepest_ascent
 
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -46,10 +46,11 @@ def weight_decay_objective(weight_decay: float = 0.0, loss_reduction: Literal["m
 
 
 def input_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """grad_x of the summed cross-entropy in the model's current mode (one gradient per example);
-    parameter .grad untouched."""
+    """grad_x of the summed cross-entropy in the model's current mode (one gradient per example), with the
+    parameters frozen: no weight gradient is computed, and .grad is untouched."""
     x = x.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(nn.functional.cross_entropy(model(x), y, reduction="sum"), x)
+    with frozen_parameters(model):
+        (grad,) = torch.autograd.grad(nn.functional.cross_entropy(model(x), y, reduction="sum"), x)
     return grad
 
 

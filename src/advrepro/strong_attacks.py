@@ -22,11 +22,11 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from advrepro.attacks import frozen_parameters, one_step, pgd
+from advrepro.attacks import one_step, pgd
 from advrepro.data import DATASETS
 from advrepro.evaluate import EVALUATIONS, EvaluationInputs, min_perturbation_along_gradient
 from advrepro.inference import map_batches
-from advrepro.models import eval_mode
+from advrepro.models import eval_mode, frozen_parameters
 
 P_NAMES = {1: "l1", 2: "l2", math.inf: "l∞"}
 
