@@ -1,6 +1,6 @@
 """The probe scale as CI runs it (issue 16): every paper-scale training job at full size for two steps, an evaluation
 of each kind, the SVM paths, and the projected cost of the paper scale. A shape or memory error at full size fails
-here. About 15 minutes on 2 CPU cores."""
+here. One thread per job, so that two jobs run at once on 2 CPU cores."""
 
 import json
 
@@ -15,7 +15,7 @@ def test_the_probe_runs_every_paper_scale_training_job_and_projects_the_cost(tmp
     checkout = _copy_checkout(tmp_path)
     paper = job_counts(snakemake(checkout, "-n"))
     probe = ["--configfile", "config/scales/probe.yaml", "--config", f"torchvision_root={offline_mnist}",
-             "synthetic_cifar10=True", "limits={max_steps: 2}"]
+             "synthetic_cifar10=True", "limits={max_steps: 2}", "model_threads=1"]  # two jobs at once on 2 cores
     planned = job_counts(snakemake(checkout, "-n", *probe))
     assert planned["probe_train"] == paper["train"] and planned["probe_train_first_stage"] == paper["train_first_stage"]
     assert planned["svm_path"] == paper["svm_path"] and "report" not in planned
