@@ -108,6 +108,8 @@ def test_projection_of_the_toy_registry():
     assert result["probe_device"]["serial_h"] == pytest.approx(serial / 3600)
     assert result["probe_device"]["gpus_h"][1] == pytest.approx((serial - 10.0) / 3600)  # one worker: everything
     assert result["most_expensive"][0]["job"] == "train toy/staged (first stage)"
+    assert result["per_paper_h"]["toy"] == pytest.approx({"device_h": (serial - 10.0) / 3600,
+                                                         "gpu_h": sum(j["gpu_seconds"] for j in jobs.values()) / 3600})
 
 
 def test_critical_path_of_a_toy_graph():

@@ -372,8 +372,8 @@ def summary(jobs: dict[str, dict], cost: dict, svm_seconds: list[float], device:
     """The projection as the report shows it: per paper and in total, on the probe's `device` and on the assumed GPU;
     the five most expensive jobs (on the assumed GPU)."""
     papers = sorted({job["paper"] for job in jobs.values()})
-    per_paper = {paper: {key: sum(j[key] for j in jobs.values() if j["paper"] == paper) / 3600
-                         for key in ("seconds", "gpu_seconds")} for paper in papers}
+    per_paper = {paper: {hours_key: sum(j[key] for j in jobs.values() if j["paper"] == paper) / 3600
+                         for key, hours_key in (("seconds", "device_h"), ("gpu_seconds", "gpu_h"))} for paper in papers}
     top = sorted(jobs, key=lambda name: jobs[name]["gpu_seconds"], reverse=True)[:5]
     return {"device": device, "assumed_gpu": cost["assumed_gpu"], "per_paper_h": per_paper,
             "svm_paths": {"jobs": len(svm_seconds), "cpu_seconds": sum(svm_seconds)},
