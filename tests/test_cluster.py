@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -160,22 +161,25 @@ def cluster_run(local_slurm, site_checkout, offline_mnist, request):
     (whose tables it must equal; shared with the workflow tests) runs beside it: the cluster run mostly waits on
     SLURM's status checks and on each job step's start-up, so the two together take little more than the longer."""
     command = slurm_command(*CLUSTER_TARGETS, *smoke_args(offline_mnist), limit=2400)
-    with subprocess.Popen(command, cwd=site_checkout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as process:
-        try:
-            request.getfixturevalue("smoke_run")
-        except BaseException:
-            process.kill()
-            raise
-        stdout, stderr = process.communicate()
-    run = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:  # files: a full pipe would block it
+        with subprocess.Popen(command, cwd=site_checkout, stdout=out, stderr=err, text=True) as process:
+            try:
+                request.getfixturevalue("smoke_run")
+            except BaseException:
+                process.kill()
+                raise
+        out.seek(0)
+        err.seek(0)
+        run = subprocess.CompletedProcess(command, process.returncode, out.read(), err.read())
     assert run.returncode == 0, _failure(run, site_checkout)
     return site_checkout, run
 
 
 @pytest.mark.cluster
-def test_cluster_smoke_run_gives_the_tables_of_the_local_run(cluster_run, smoke_run):
+def test_cluster_smoke_run_gives_the_tables_of_the_local_run(cluster_run, request):
     workdir, _ = cluster_run
+    smoke_run = request.getfixturevalue("smoke_run")  # made beside the cluster run (a session fixture named as an
+    # argument would be made first, alone)
     local, remote = smoke_run[0] / "results/tables", workdir / "results/tables"
     tables = sorted(p.relative_to(remote) for p in remote.rglob("*.csv"))
     assert tables and (CLUSTER_TARGETS or tables == sorted(p.relative_to(local) for p in local.rglob("*.csv")))
