@@ -178,8 +178,8 @@ def cluster_run(local_slurm, site_checkout, offline_mnist, request):
 @pytest.mark.cluster
 def test_cluster_smoke_run_gives_the_tables_of_the_local_run(cluster_run, request):
     workdir, _ = cluster_run
-    smoke_run = request.getfixturevalue("smoke_run")  # made beside the cluster run (a session fixture named as an
-    # argument would be made first, alone)
+    # made beside the cluster run, in its fixture (a session fixture named as an argument would be made first, alone)
+    smoke_run = request.getfixturevalue("smoke_run")
     local, remote = smoke_run[0] / "results/tables", workdir / "results/tables"
     tables = sorted(p.relative_to(remote) for p in remote.rglob("*.csv"))
     assert tables and (CLUSTER_TARGETS or tables == sorted(p.relative_to(local) for p in local.rglob("*.csv")))
