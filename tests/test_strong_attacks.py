@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from advrepro import catalog, strong_attacks
+from advrepro import catalog, preprocessing, strong_attacks
 from advrepro.evaluate import EVALUATIONS, EvaluationInputs
 from advrepro.models import thresholded_softmax
 
@@ -35,11 +35,11 @@ def test_a_centered_input_maps_to_0_255_pixels_and_back():
 
 def test_a_standardized_padded_input_moves_only_its_pixels():
     """Shaham et al. 2015's MNIST: the test split standardized by its own statistics, then padded to 32x32."""
-    pixels = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(1))
-    mean, std = pixels.mean().item(), pixels.std().item()
-    x = nn.functional.pad((pixels - mean) / std, (2, 2, 2, 2))
-    meta = {"name": "mnist", "preprocessing": {"kind": "standardize_pad32", "pad_to": 32,
-                                               "test_stats": {"mean": mean, "std": std}}}
+    images = torch.randint(0, 256, (4, 1, 28, 28), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    pixels, std = images / 255, (images / 255).double().std().item()  # [0, 1] pixels and their std
+    prepared = preprocessing.standardize_pad32(images, images)  # the pipeline's own (statistics of 0-255 pixels)
+    x = prepared.test
+    meta = {"name": "mnist", "preprocessing": {"kind": "standardize_pad32", **prepared.record}}
     space = strong_attacks.input_space(meta, x)
     u = space.to_attack(x)
     assert u.shape == (4, 1, 28, 28)

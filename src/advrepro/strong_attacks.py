@@ -99,10 +99,11 @@ def input_space(meta: dict, x: torch.Tensor, *, pixel_mean: torch.Tensor | None 
     if kind == "standardize_pad32":
         mean, std = preprocessing["test_stats"]["mean"], preprocessing["test_stats"]["std"]
         side = DATASETS.lookup(meta["name"]).shape[-1]
-        return InputSpace(1 / std, -mean / std, (preprocessing["pad_to"] - side) // 2, True, 1 / std,
-                          f"standardized by the test split's mean {mean:.4f} and std {std:.4f}, padded: the "
-                          f"{side}x{side} pixels move in [0, 1] (the zero border is no pixel), "
-                          f"ε_input = ε_pixels / {std:.4f}")
+        # the statistics are of the 0-255 pixels (advrepro.preprocessing.standardize_pad32)
+        return InputSpace(255 / std, -mean / std, (preprocessing["pad_to"] - side) // 2, True, 255 / std,
+                          f"0-255 pixels standardized by the test split's mean {mean:.4f} and std {std:.4f}, padded: "
+                          f"the {side}x{side} pixels move in [0, 1] (the zero border is no pixel), "
+                          f"ε_input = ε_pixels × 255 / {std:.4f}")
     if not pixel_std or meta["name"] not in pixel_std:
         raise ValueError(f"{dataset_name(meta)} is not an affine map of the pixels: give pixel_std: "
                          f"{{{meta['name']}: <std of its [0, 1] pixels>}} to convert ε in pixel units")
