@@ -33,7 +33,19 @@ CPU_BENCHMARKS = {name for reg in REGISTRIES.values() for name, b in reg.get("be
 
 def wants_gpu(rule: str, job: str) -> bool:
     """Whether a job of `rule`, described by `job` (its dry-run block or SLURM comment), should get a GPU."""
-    return rule in GPU_RULES and not (rule == "benchmark" and any(name in job for name in CPU_BENCHMARKS))
+    return rule in GPU_RULES and not (rule == "benchmark" and benchmark_name(job) in CPU_BENCHMARKS)
+
+
+def benchmark_name(job: str) -> str:
+    """The benchmark a benchmark job runs: from its dry-run block's wildcards, or its SLURM comment
+    (rule_benchmark_wildcards_<paper>_<benchmark>). Not a substring test: a block may end in the next job's
+    header (a GPU benchmark's block followed by "Group job svm_paths" read as the CPU benchmark svm_path)."""
+    found = re.search(r"^\s+wildcards: .*\bbenchmark=(\w+)", job, re.M) or re.fullmatch(
+        r"rule_benchmark_wildcards_[a-z0-9]+_(\w+)", job)
+    assert found, f"no benchmark name in {job!r}"
+    return found[1]
+
+
 CHEAP_RULES = {"prepare_dataset", "table", "figure", "notebook", "report", "all"}
 # The test node: like its GPUs (placeholders, CUDA_VISIBLE_DEVICES with no device behind it), larger
 # than the machine, so that jobs overlap while they wait on the status checks.
