@@ -12,7 +12,7 @@ import yaml
 
 from snakemake.exceptions import WorkflowError
 
-from advrepro import catalog, checksums, codedeps, cost, papers, registry, scheduling
+from advrepro import catalog, checksums, codedeps, cost, papers, registry
 from advrepro.data import DATASETS
 from advrepro.preprocessing import PREPROCESSING
 
@@ -51,6 +51,7 @@ include: "workflow/rules/benchmarks.smk"
 include: "workflow/rules/scorecard.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/cost.smk"
+include: "workflow/rules/run_end.smk"
 
 
 rule all:
@@ -58,13 +59,3 @@ rule all:
     input:
         # a probe (config/scales/probe.yaml) projects the paper scale's cost instead of reporting its numbers
         "results/cost/report.html" if config["scale"] == "probe" else report_outputs(),
-
-
-# The local profile's long re-evaluation timespan leaves the scheduler's timers pending when the last job ends:
-# cancel them, so that the run ends with its last job (advrepro.scheduling, issue 18).
-onsuccess:
-    scheduling.cancel_pending_reevaluations()
-
-
-onerror:
-    scheduling.cancel_pending_reevaluations()

@@ -20,7 +20,7 @@ def test_the_probe_runs_every_paper_scale_training_job_and_projects_the_cost(tmp
     assert planned["probe_train"] == paper["train"] and planned["probe_train_first_stage"] == paper["train_first_stage"]
     assert planned["svm_path"] == paper["svm_path"] and "report" not in planned
     # The run: every job as planned, but the SVM paths of one pair of the 45 (its three training-set sizes): the other
-    # pairs run the same code on other digits, and each costs a job's start-up (42 fewer jobs, ~2 CI minutes).
+    # pairs run the same code on other digits, and each costs a job's start-up (42 fewer jobs).
     snakemake(checkout, *probe, "overrides={tanay2016: {svm: {pairs: [3v7]}}}")
     projection = json.loads((checkout / "results/cost/projection.json").read_text())
     trained = [job for job in projection["jobs"].values() if job["kind"] == "train"]
