@@ -51,7 +51,7 @@ include: "workflow/rules/benchmarks.smk"
 include: "workflow/rules/scorecard.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/cost.smk"
-include: "workflow/rules/run_end.smk"
+include: "workflow/rules/run_hooks.smk"
 
 
 rule all:

@@ -2,9 +2,13 @@
 the test split, its radii scaled to the paper's set size when the registry asks for it (`calibrate`); write its
 tensors and a JSON summary with its size per step, the calibration and provenance."""
 
-from advrepro import attacks, data, io, jobs, models, runtime
+from advrepro import jobs
 
 sm = jobs.snakemake_object(globals(), "adversarial_set")  # Snakemake's, or by hand: see advrepro.jobs
+# the imports below come after the hand-over to a local run's warm Python (advrepro.worker), which has them
+
+from advrepro import attacks, data, io, models, runtime
+
 spec, model_spec = sm.params.spec, sm.params.model_spec
 with runtime.model_job(sm) as job:
     device = job.device

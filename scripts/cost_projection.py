@@ -1,11 +1,15 @@
 """Project the paper scale's cost from the probe's files (advrepro.cost): results/cost/projection.json (every job,
 per paper, totals: serial, N GPUs, one GPU packed) and results/cost/jobs.csv (a row per job)."""
 
-import csv
-
-from advrepro import cost, io, jobs
+from advrepro import jobs
 
 sm = jobs.snakemake_object(globals(), "cost_projection")  # Snakemake's, or by hand: see advrepro.jobs
+# the imports below come after the hand-over to a local run's warm Python (advrepro.worker), which has them
+
+import csv
+
+from advrepro import cost, io
+
 files, settings = sm.params.files, sm.params.cost
 trained = {tuple(key.split("/", 2)): io.read_json(path)["training"] for key, path in files["trained"].items()}
 evaluated = {}

@@ -1,8 +1,12 @@
 """Run one registry evaluation of one trained model; write a JSON result with provenance."""
 
-from advrepro import benchmarking, data, evaluate, io, jobs, models, papers, runtime
+from advrepro import jobs
 
 sm = jobs.snakemake_object(globals(), "evaluate")  # Snakemake's, or by hand: see advrepro.jobs
+# the imports below come after the hand-over to a local run's warm Python (advrepro.worker), which has them
+
+from advrepro import benchmarking, data, evaluate, io, models, papers, runtime
+
 spec, model_spec = sm.params.spec, sm.params.model_spec
 with runtime.model_job(sm) as job:
     device = job.device

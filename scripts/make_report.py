@@ -1,13 +1,17 @@
 """Build results/report/index.html and report.tex from the scorecards and every table, figure, notebook and
 benchmark."""
 
+from advrepro import jobs
+
+sm = jobs.snakemake_object(globals(), "report")  # Snakemake's, or by hand: see advrepro.jobs
+# the imports below come after the hand-over to a local run's warm Python (advrepro.worker), which has them
+
 from datetime import datetime, timezone
 from pathlib import Path
 
-from advrepro import io, jobs, report, scorecard
+from advrepro import io, report, scorecard
 from advrepro.provenance import git_commit
 
-sm = jobs.snakemake_object(globals(), "report")  # Snakemake's, or by hand: see advrepro.jobs
 report_dir, rules = str(Path(sm.output.html).parent), scorecard.read_rules(sm.input.rules)
 context = {
     "scale": sm.params.scale,

@@ -1,8 +1,12 @@
 """Download (or read) and verify a dataset, then write its prepared tensor archive."""
 
-from advrepro import checksums, data, jobs, runtime
+from advrepro import jobs
 
 sm = jobs.snakemake_object(globals(), "prepare_dataset")  # Snakemake's, or by hand: see advrepro.jobs
+# the imports below come after the hand-over to a local run's warm Python (advrepro.worker), which has them
+
+from advrepro import checksums, data, runtime
+
 # the root is read from the config, not a rule parameter: the job is keyed on the files' checksums
 # (params.raw_files), so another spelling of the same path, or a copy elsewhere, is the same dataset
 name, root = sm.wildcards.dataset, sm.config["torchvision_root"]

@@ -3,14 +3,18 @@ lambda, the weights and bias, train and test error, d_adv, d_err, theta and the 
 it (all in [0,1] pixel units); the same curves on the smaller training sets of `trend_per_class`; and the
 authors' published curves of the pair, as JSON."""
 
+from advrepro import jobs
+
+sm = jobs.snakemake_object(globals(), "svm_path")  # Snakemake's, or by hand: see advrepro.jobs
+# the imports below come after the hand-over to a local run's warm Python (advrepro.worker), which has them
+
 import hashlib
 import pathlib
 
 import torch
 
-from advrepro import data, io, jobs, runtime, svm, theory
+from advrepro import data, io, runtime, svm, theory
 
-sm = jobs.snakemake_object(globals(), "svm_path")  # Snakemake's, or by hand: see advrepro.jobs
 spec, pair = sm.params.spec, sm.wildcards.pair
 
 

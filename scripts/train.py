@@ -1,11 +1,15 @@
 """Train one registry model (or the first stage of a two-stage one); write its weights and a
 provenance JSON with the training record beside them."""
 
-from pathlib import Path
-
-from advrepro import data, io, jobs, models, probe, provenance, runtime, training
+from advrepro import jobs
 
 sm = jobs.snakemake_object(globals(), "train")  # Snakemake's, or by hand: see advrepro.jobs
+# the imports below come after the hand-over to a local run's warm Python (advrepro.worker), which has them
+
+from pathlib import Path
+
+from advrepro import data, io, models, probe, provenance, runtime, training
+
 spec = sm.params.spec
 name = f"{sm.wildcards.paper}/{sm.wildcards.model}" + (" (first stage)" if sm.rule.endswith("first_stage") else "")
 with runtime.model_job(sm) as job:

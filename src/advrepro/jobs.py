@@ -14,11 +14,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from advrepro import worker
+
 
 def snakemake_object(namespace: dict, rule: str, argv: list[str] | None = None):
     """Snakemake's `snakemake` object when the script runs under Snakemake (it is in the script's global
     `namespace`); otherwise the object of the job of `rule` that the command line names (see above)."""
     if "snakemake" in namespace:
+        worker.hand_over()  # a local run's warm server runs the script instead, if it has one
         return namespace["snakemake"]
     rules, wildcards, configfiles, config = parse_command_line(sys.argv[1:] if argv is None else argv)
     return job_object(rules[-1] if rules else rule, wildcards, configfiles, config)
