@@ -3,7 +3,9 @@ provenance JSON with the training record beside them."""
 
 from advrepro import jobs
 
-sm = jobs.snakemake_object(globals(), "train")  # Snakemake's, or by hand: see advrepro.jobs
+# Snakemake's, or by hand: see advrepro.jobs; a probe's job (limits.max_steps) measures its own process's peak
+# memory, so it keeps its process (a fork of the warm Python starts at another resident size: 375 against 583 MiB)
+sm = jobs.snakemake_object(globals(), "train", warm=lambda sm: "max_steps" not in sm.params.spec["training"])
 # the imports below come after the hand-over to a local run's warm Python (advrepro.worker), which has them
 
 from pathlib import Path

@@ -113,18 +113,18 @@ rule warm:
 HOOKED_JOB = """
 from advrepro import jobs
 
-sm = jobs.snakemake_object(globals(), "warm")
+sm = jobs.snakemake_object(globals(), "warm", warm=lambda sm: sm.config["warm"])
 import sys
 
 open(sm.output[0], "w").write(str("torch" in sys.modules))  # the warm Python has imported it; this script does not
 """
 
 
-@pytest.mark.parametrize("limits, warm", [("{}", "True"), ("{max_steps: 2}", "False")], ids=["local run", "probe"])
-def test_a_local_runs_jobs_run_in_the_warm_python_and_a_probes_in_their_own(tmp_path, limits, warm):
+@pytest.mark.parametrize("wanted, warm", [(1, "True"), (0, "False")], ids=["warm", "own process"])
+def test_a_local_runs_jobs_run_in_the_warm_python_unless_they_ask_for_their_own(tmp_path, wanted, warm):
     (tmp_path / "Snakefile").write_text(HOOKED_WORKFLOW.format(hooks=REPO / "workflow/rules/run_hooks.smk"))
     (tmp_path / "job.py").write_text(HOOKED_JOB)
-    done = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", f"limits={limits}"],
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", f"warm={wanted}"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "warm.txt").read_text() == warm

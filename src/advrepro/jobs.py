@@ -17,11 +17,15 @@ from pathlib import Path
 from advrepro import worker
 
 
-def snakemake_object(namespace: dict, rule: str, argv: list[str] | None = None):
+def snakemake_object(namespace: dict, rule: str, argv: list[str] | None = None, warm=lambda sm: True):
     """Snakemake's `snakemake` object when the script runs under Snakemake (it is in the script's global
-    `namespace`); otherwise the object of the job of `rule` that the command line names (see above)."""
+    `namespace`); otherwise the object of the job of `rule` that the command line names (see above).
+
+    Under a local run, a job for which `warm(sm)` holds hands its script over to the run's warm Python
+    (advrepro.worker) here, and this process only waits for it."""
     if "snakemake" in namespace:
-        worker.hand_over()  # a local run's warm server runs the script instead, if it has one
+        if warm(namespace["snakemake"]):
+            worker.hand_over()
         return namespace["snakemake"]
     rules, wildcards, configfiles, config = parse_command_line(sys.argv[1:] if argv is None else argv)
     return job_object(rules[-1] if rules else rule, wildcards, configfiles, config)

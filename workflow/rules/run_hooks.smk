@@ -2,9 +2,7 @@
 # tests/cluster's).
 #
 # A local run starts a warm Python for its jobs' scripts (advrepro.worker: torch and the library imported
-# once, not in each of ~330 jobs); cluster jobs, the jobs Snakemake itself runs on a node, and a probe's jobs
-# (limits.max_steps: each measures its own process's peak memory, which a fork of the warm Python would inflate
-# by the libraries it has loaded) start their own.
+# once, not in each of ~330 jobs); cluster jobs, and the jobs Snakemake itself runs on a node, start their own.
 #
 # profiles/default's long re-evaluation timespan, which Snakemake reads beside any other profile, leaves the
 # scheduler's timers pending when the last job ends; cancel them, so that the run ends with its last job
@@ -16,9 +14,7 @@ WARM_PYTHON = []
 
 
 onstart:
-    if workflow.local_exec and not (
-        workflow.remote_exec or workflow.subprocess_exec or config["limits"].get("max_steps")
-    ):
+    if workflow.local_exec and not (workflow.remote_exec or workflow.subprocess_exec):
         WARM_PYTHON.append(worker.start())
 
 
