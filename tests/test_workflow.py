@@ -156,6 +156,10 @@ def test_smoke_run_produces_the_report_and_every_artifact(smoke_run):
     assert "40.07" in html and "13.26" in html  # printed numbers of Tables VII and III, from the registry
     assert "cited: Mairal et al. 2014" in html  # a cited row, marked as such
     assert "synthetic-standin" in html  # CIFAR-10 came from the stand-in, and the report says so
+    eps_curve = html[html.index('id="goodfellow2014-eps_curve"'):]
+    assert "synthetic-standin" in eps_curve[:eps_curve.index("</figure>")]  # in a figure's caption too
+    tex = (workdir / "results/report/report.tex").read_text()
+    assert "Data: mnist" in tex and "synthetic-standin" in tex  # and in the LaTeX report's captions
     assert html.index('id="scorecard"') < html.index('id="goodfellow2014"')  # the report opens with the scorecard
     assert html.index('id="benchmarks"') < html.index('id="claims"')  # and closes with the papers' claims
     for paper, entries in REGISTRIES.items():
