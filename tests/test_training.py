@@ -269,6 +269,54 @@ def test_torch7_sgd_with_dampening_matches_a_hand_computation():
         torch.testing.assert_close(model.weight.detach(), theta)
 
 
+def test_adam_takes_the_schedules_rate_and_refuses_layer_lr_scales():
+    """The reduced scales' Adam: its first step moves each weight by the rate (Adam's normalized step), the rate
+    the schedule sets on the group; a model with pylearn2 lr scales is refused, naming the kind."""
+    model = nn.Linear(2, 1, bias=False)
+    spec = {"lr": 0.01, "momentum": 0.5, "optimizer": {"kind": "adam"}}
+    optimizer = training.make_optimizer(model, spec)
+    assert isinstance(optimizer, torch.optim.Adam)
+    before = model.weight.detach().clone()
+    optimizer.param_groups[0]["lr"] = 0.001
+    model.weight.grad = torch.tensor([[3.0, -0.5]])
+    optimizer.step()
+    torch.testing.assert_close(model.weight.detach() - before, torch.tensor([[-0.001, 0.001]]))
+    scaled = build("conv_maxout_cifar_small", "cifar10_gcn_zca")
+    with pytest.raises(ValueError, match="optimizer kind adam"):
+        training.make_optimizer(scaled, spec)
+    training.make_optimizer(build("conv_maxout_cifar_small", "cifar10_gcn_zca", conv_lr_scale=1.0), spec)
+
+
+def test_recomputed_batch_norm_statistics_are_the_final_weights_averages():
+    """The running mean becomes the mean of the layer's inputs over the images (equal batches) and the variance the
+    average of the batches' unbiased variances, whatever the running averages held; the momentum and mode are kept."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).eval()
+    model[1].running_mean.fill_(50.0)
+    model[1].running_var.fill_(1e-3)
+    images = torch.randn(8, 3)
+    training.recompute_batch_norm_statistics(model, images, batch_size=4)
+    with torch.no_grad():
+        inputs = model[0](images)
+    torch.testing.assert_close(model[1].running_mean, inputs.mean(0))
+    torch.testing.assert_close(model[1].running_var, torch.stack([b.var(0) for b in inputs.split(4)]).mean(0))
+    assert model[1].momentum == 0.1 and not model.training
+    with pytest.raises(ValueError, match="no batch-norm layer"):
+        training.recompute_batch_norm_statistics(nn.Linear(3, 4), images, batch_size=4)
+
+
+def test_training_with_recompute_batch_norm_leaves_the_statistics_of_the_final_weights(tmp_path):
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 5), torch.randint(0, 2, (64,))
+    model = nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2))
+    spec = {"objective": {"name": "plain"}, "epochs": 2, "batch_size": 16, "lr": 1.0, "momentum": 0.9,
+            "optimizer": {"kind": "sgd"}, "protocol": {"kind": "fixed"}, "recompute_batch_norm": True}
+    # without it, the last steps at lr 1 leave the running mean elsewhere (the test fails with the key removed)
+    training.train(model, x, y, spec=spec, seed=0, checkpoint=tmp_path / "c.pt", checkpoint_every=1)
+    with torch.no_grad():
+        torch.testing.assert_close(model[1].running_mean, model[0](x).mean(0))
+
+
 def test_inverse_time_schedule_steps_down_every_few_epochs():
     spec = {"lr": 1.0, "lr_schedule": {"kind": "inverse_time", "decay": 0.0, "every": 25, "factor": 0.5}}
     assert [training.learning_rate(spec, e, 0) for e in (0, 23, 24, 48, 49)] == [1.0, 1.0, 0.5, 0.5, 0.25]

@@ -84,16 +84,29 @@ def pylearn2_momentum(model: nn.Module, lr: float, momentum: float) -> torch.opt
     return MomentumSGD(parameter_groups(model), lr=lr, momentum=momentum)
 
 
+def _unscaled_parameters(model: nn.Module, kind: str) -> list[nn.Parameter]:
+    """The model's parameters, for an optimizer `kind` that has no per-layer learning-rate scales."""
+    if any(group["lr_scale"] != 1.0 for group in parameter_groups(model)):
+        raise ValueError(f"lr_scale is pylearn2's: optimizer kind {kind} needs every layer's lr scale at 1 "
+                         "(or train the model with optimizer kind pylearn2_momentum)")
+    return list(model.parameters())
+
+
 @OPTIMIZERS.register()
 def sgd(model: nn.Module, lr: float, momentum: float, dampening: float = 0.0,
         weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """torch.optim.SGD, `weight_decay` added to the gradient (biases included). With dampening = momentum it is
     Torch7 optim.sgd (Shaham et al. 2015, whose first step stores the raw gradient, as torch's does); with
     dampening 0, MatConvNet's update v <- m v - wd w - grad; w <- w + lr v (Tanay & Griffin 2016's LeNet)."""
-    if any(group["lr_scale"] != 1.0 for group in parameter_groups(model)):
-        raise ValueError("lr_scale is pylearn2's: train this model with optimizer kind pylearn2_momentum")
-    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, dampening=dampening,
+    return torch.optim.SGD(_unscaled_parameters(model, "sgd"), lr=lr, momentum=momentum, dampening=dampening,
                            weight_decay=weight_decay)
+
+
+@OPTIMIZERS.register()
+def adam(model: nn.Module, lr: float, momentum: float) -> torch.optim.Optimizer:
+    """torch.optim.Adam (betas .9, .999), for reduced scales only: no paper trained with it. Adam's first moment
+    takes the place of the registry's momentum, which it ignores."""
+    return torch.optim.Adam(_unscaled_parameters(model, "adam"), lr=lr)
 
 
 def make_optimizer(model: nn.Module, spec: dict) -> torch.optim.Optimizer:
@@ -443,7 +456,8 @@ def train(
     """Train `model` in place on (images, labels), already on the model's device.
 
     spec: {"objective", "epochs", "batch_size", "lr", "momentum"} and optionally "optimizer",
-    "lr_schedule", "momentum_schedule", "protocol", "shuffle" (see the module docstring), and "max_steps" (a
+    "lr_schedule", "momentum_schedule", "protocol", "shuffle" (see the module docstring), "recompute_batch_norm"
+    (recompute_batch_norm_statistics after training), and "max_steps" (a
     probe, limits.max_steps: stop after that many optimizer steps, time each one, skip validation and checkpoints). With `first_stage` (the record
     a two-stage model's first stage returned) the second stage runs. Every `checkpoint_every` epochs, and at
     the next minibatch after a SIGTERM (then raising Preempted), the state goes atomically to `checkpoint`;
@@ -475,8 +489,10 @@ def train(
     result = _finish(model, state)
     if "max_steps" in spec:
         result.update(step_seconds=state["step_seconds"], examples_per_epoch=len(protocol.labels))
-    else:
-        protocol.finish(model, result)
+        return result
+    if spec.get("recompute_batch_norm"):
+        recompute_batch_norm_statistics(model, protocol.images, spec["batch_size"])
+    protocol.finish(model, result)
     return result
 
 
@@ -553,6 +569,26 @@ def _synchronize(device: torch.device) -> None:
     """Wait for the GPU's queued work (a probe's step timing); nothing on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+@torch.no_grad()
+def recompute_batch_norm_statistics(model: nn.Module, images: torch.Tensor, batch_size: int) -> None:
+    """Every batch-norm layer's running mean and variance recomputed under the final weights: the plain average of
+    their batch statistics over `images` in training mode (training spec `recompute_batch_norm`, a reduced-scale
+    setting: a few epochs at a high rate leave the exponential running averages behind the weights)."""
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not layers:
+        raise ValueError("recompute_batch_norm: the model has no batch-norm layer")
+    momenta, was_training = [layer.momentum for layer in layers], model.training
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # a cumulative average
+    model.train()
+    for batch in images.split(batch_size):
+        model(batch)
+    for layer, momentum in zip(layers, momenta):
+        layer.momentum = momentum
+    model.train(was_training)
 
 
 def _finish(model: nn.Module, state: dict) -> dict:
