@@ -170,6 +170,9 @@ def test_smoke_run_produces_the_report_and_every_artifact(smoke_run):
     benchmark = json.loads((workdir / "results/benchmarks/lyu2015/train_step.json").read_text())
     assert {r["measure"].split(":")[0] for r in benchmark["rows"]} == {"maxout_grad_p2 (maxout_mlp)",
                                                                         "conv_maxout_grad_p2 (conv_maxout_mnist)"}
+    chunks = json.loads((workdir / "results/benchmarks/lyu2015/eval_chunk.json").read_text())
+    assert [r["measure"].split(":")[0] for r in chunks["rows"]] == ["maxout", "conv_maxout"]
+    assert chunks["max_error_difference"] == {"maxout": 0.0, "conv_maxout": 0.0}  # the chunk size changes no error
     assert (workdir / "results/report/notebooks/lyu2015.html").exists()
     if shutil.which("latexmk") or os.environ.get("CI"):  # CI installs TeX: the PDF must build there
         assert (workdir / "results/report/report.pdf").read_bytes()[:5] == b"%PDF-"

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from advrepro import objectives
-from advrepro.inference import map_batches, predict
+from advrepro.inference import EVAL_BATCH_SIZE, map_batches, predict
 from advrepro.models import eval_mode, frozen_parameters
 from advrepro.perturbations import steepest_ascent
 
@@ -38,7 +38,7 @@ def one_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, p: float = m
 
 
 def adversarial_set(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: list[dict], *,
-                    clip: tuple[float, float] | None = None, batch_size: int = 1000) -> dict:
+                    clip: tuple[float, float] | None = None, batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """A fixed set of adversarial examples (Shaham et al. 2015, A_mnist and A_cifar10, section 5).
 
     For each step {"p", "eps"}: x + steepest_ascent(grad_x L, p, eps) from `model` (eval mode), kept
@@ -69,7 +69,7 @@ class Calibration(NamedTuple):
 
 
 def calibrate_radii(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: list[dict], size: int, *,
-                    clip: tuple[float, float] | None = None, batch_size: int = 1000, iterations: int = 40) -> Calibration:
+                    clip: tuple[float, float] | None = None, batch_size: int = EVAL_BATCH_SIZE, iterations: int = 40) -> Calibration:
     """One factor s for every radius of `steps` (their ratios kept) such that `adversarial_set` with the radii
     s * eps holds `size` examples, or as near to it as the data allow (Shaham et al. 2015 publish the sizes of
     A_mnist and A_cifar10, not the radii that built them). The set's size at s counts, per step, the correctly

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from advrepro.attacks import input_gradient, one_step
-from advrepro.inference import map_batches, predict, summary
+from advrepro.inference import EVAL_BATCH_SIZE, map_batches, predict, summary
 from advrepro.kinds import Kinds
 from advrepro.models import eval_mode
 from advrepro.perturbations import gaussian_noise, steepest_ascent
@@ -66,20 +66,20 @@ def run(kind: str, inputs: EvaluationInputs, options: dict) -> dict:
     return EVALUATIONS.lookup(kind)(inputs, **options)
 
 
-def clean_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10_000) -> dict:
+def clean_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """Test error and the mean probability the model gives its predicted class."""
     return summary(predict(model, x, batch_size), y)
 
 
 @EVALUATIONS.register("clean")
-def _clean(inputs: EvaluationInputs, batch_size: int = 10_000) -> dict:
+def _clean(inputs: EvaluationInputs, batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """Error and confidences on the clean examples (every paper's error tables)."""
     return clean_error(inputs.model, inputs.x, inputs.y, batch_size)
 
 
 def fgsm_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epsilons: list[float], p: float = math.inf,
                clip: tuple[float, float] | None = None, source: nn.Module | None = None,
-               batch_size: int = 10_000) -> list[dict]:
+               batch_size: int = EVAL_BATCH_SIZE) -> list[dict]:
     """`model` on one-step examples x + steepest_ascent(grad_x L, p, eps) crafted on `source`
     (default: the model itself), for each eps: error and confidences (Goodfellow et al. 2014,
     sections 4 and 6; with another source, the transfer of section 6). One input gradient per
@@ -97,7 +97,7 @@ def fgsm_sweep(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epsilons: 
 
 def error_under_noise(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, stds: list[float], draws: int, seed: int,
-    batch_size: int = 10_000,
+    batch_size: int = EVAL_BATCH_SIZE,
 ) -> list[dict]:
     """Error under x + N(0, std^2 I), unclipped (Lyu Table VII and IX), for each std.
 
@@ -175,21 +175,21 @@ def perturbation_statistics(norms: torch.Tensor) -> dict:
 
 @EVALUATIONS.register("fgsm")
 def _fgsm(inputs: EvaluationInputs, epsilons: list[float], p: float = math.inf, clip: list[float] | None = None,
-          batch_size: int = 10_000) -> dict:
+          batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """One-step attacks at each eps, crafted on `source` when the registry names one (transfer)."""
     return {"fgsm": fgsm_sweep(inputs.model, inputs.x, inputs.y, epsilons=epsilons, p=p,
                                clip=tuple(clip) if clip else None, source=inputs.source, batch_size=batch_size)}
 
 
 @EVALUATIONS.register("gaussian_noise")
-def _gaussian_noise(inputs: EvaluationInputs, stds: list[float], draws: int, batch_size: int = 10_000) -> dict:
+def _gaussian_noise(inputs: EvaluationInputs, stds: list[float], draws: int, batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """Error under Gaussian noise per std (Lyu et al. 2015, Tables IV, V, VII, IX)."""
     return {"noise": error_under_noise(inputs.model, inputs.x, inputs.y, stds=stds, draws=draws, seed=inputs.seed,
                                        batch_size=batch_size)}
 
 
 @EVALUATIONS.register("min_perturbation")
-def _min_perturbation(inputs: EvaluationInputs, max_norm: float, tol: float, batch_size: int = 10_000) -> dict:
+def _min_perturbation(inputs: EvaluationInputs, max_norm: float, tol: float, batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """The minimum perturbation along the gradient of every example and their statistics (Lyu et al. 2015, V-A)."""
     norms = map_batches(lambda xb, yb: min_perturbation_along_gradient(inputs.model, xb, yb, max_norm=max_norm, tol=tol),
                         inputs.x, inputs.y, batch_size=batch_size)

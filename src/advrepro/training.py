@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from advrepro.attacks import one_step
 from advrepro.data import held_out_split
-from advrepro.inference import error_rate, map_batches, predict
+from advrepro.inference import EVAL_BATCH_SIZE, error_rate, map_batches, predict
 from advrepro.io import UnreadableFile, load_tensors, save_tensors
 from advrepro.kinds import Kinds
 from advrepro.models import parameter_groups, project_max_norm_
@@ -196,7 +196,7 @@ def sgd_step(model: nn.Module, objective: Objective, optimizer: torch.optim.Opti
 
 
 def adversarial_error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, p: float = math.inf,
-                      batch_size: int = 1000) -> float:
+                      batch_size: int = EVAL_BATCH_SIZE) -> float:
     """Error on the one-step adversarial examples of (x, y) (Goodfellow et al. 2014's adversarial validation)."""
     wrong = map_batches(lambda xb, yb: predict(model, one_step(model, xb, yb, p=p, eps=eps)).argmax(1) != yb,
                         x, y, batch_size=batch_size)

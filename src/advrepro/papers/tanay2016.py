@@ -16,7 +16,7 @@ from torch import nn
 
 from advrepro.attacks import targeted_ascent
 from advrepro.evaluate import EVALUATIONS, EvaluationInputs
-from advrepro.inference import predict
+from advrepro.inference import EVAL_BATCH_SIZE, predict
 
 
 # --- evaluation kinds of this paper -------------------------------------------------------------------
@@ -34,7 +34,7 @@ def temperature_for_median_confidence(logits: torch.Tensor, median: float, tol: 
 
 
 def targeted_cyclic(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, level: float, step: float,
-                    max_steps: int, seed: int, pixel_mean: torch.Tensor | None, batch_size: int = 10_000) -> dict:
+                    max_steps: int, seed: int, pixel_mean: torch.Tensor | None, batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """Tanay & Griffin 2016: one random test image per digit d pushed to target (d + 1) mod 10 by
     normalized-gradient ascent on 0-255 pixels until p_target >= level, at the temperature that makes
     the median top test score `level`. Images are reported in 0-255 units; norms are L2 in 0-255 units."""
@@ -79,7 +79,7 @@ def layer_weights(model: nn.Module, *, filters: int, seed: int) -> dict:
 
 @EVALUATIONS.register("targeted_cyclic")
 def _targeted_cyclic(inputs: EvaluationInputs, level: float, step: float, max_steps: int,
-                     batch_size: int = 10_000) -> dict:
+                     batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """The LeNet section's targeted cyclic adversarial examples (above), clipped to 0-255 pixels."""
     return targeted_cyclic(inputs.model, inputs.x, inputs.y, level=level, step=step, max_steps=max_steps,
                            seed=inputs.seed, pixel_mean=inputs.pixel_mean, batch_size=batch_size)
