@@ -24,7 +24,7 @@ ONE_CHUNK = 10_000  # the evaluations' chunk size before EVAL_BATCH_SIZE
 
 def main() -> None:
     parser = benchmarking.parser(__doc__, trained=True)
-    parser.add_argument("--examples", type=int, default=2000)
+    parser.add_argument("--examples", type=int, default=1000)
     parser.add_argument("--epsilons", type=float, nargs="+", default=[0.1])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
