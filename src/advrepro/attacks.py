@@ -69,7 +69,8 @@ class Calibration(NamedTuple):
 
 
 def calibrate_radii(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: list[dict], size: int, *,
-                    clip: tuple[float, float] | None = None, batch_size: int = EVAL_BATCH_SIZE, iterations: int = 40) -> Calibration:
+                    clip: tuple[float, float] | None = None, batch_size: int = EVAL_BATCH_SIZE,
+                    iterations: int = 40) -> Calibration:
     """One factor s for every radius of `steps` (their ratios kept) such that `adversarial_set` with the radii
     s * eps holds `size` examples, or as near to it as the data allow (Shaham et al. 2015 publish the sizes of
     A_mnist and A_cifar10, not the radii that built them). The set's size at s counts, per step, the correctly

@@ -34,7 +34,8 @@ def temperature_for_median_confidence(logits: torch.Tensor, median: float, tol: 
 
 
 def targeted_cyclic(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, level: float, step: float,
-                    max_steps: int, seed: int, pixel_mean: torch.Tensor | None, batch_size: int = EVAL_BATCH_SIZE) -> dict:
+                    max_steps: int, seed: int, pixel_mean: torch.Tensor | None,
+                    batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """Tanay & Griffin 2016: one random test image per digit d pushed to target (d + 1) mod 10 by
     normalized-gradient ascent on 0-255 pixels until p_target >= level, at the temperature that makes
     the median top test score `level`. Images are reported in 0-255 units; norms are L2 in 0-255 units."""
